@@ -1,0 +1,301 @@
+"""Readers for the UCI thyroid0387 format and for plain CSV, and the train/validation/test split.
+
+Readers never raise on a bad line: each problem becomes a RowError with the
+1-based line number and a reason that names the field.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TextIO
+
+from mlcore.schema import (
+    AGE_MAX,
+    AGE_MIN,
+    HISTORY_FLAGS,
+    INPUT_FIELDS,
+    LAB_TESTS,
+    label_from_diagnosis,
+    validate_panel_all,
+)
+
+
+@dataclass
+class RowError:
+    """A problem on one line of an input file (line 1 is the first line)."""
+
+    line: int
+    reason: str
+
+
+@dataclass
+class ReadResult:
+    """Records read from a file, with the lines rejected (errors) and the values changed (warnings)."""
+
+    records: list[dict] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    warnings: list[RowError] = field(default_factory=list)
+
+
+# The 29 attributes of a thyroid0387 record, in file order.
+UCI_ATTRIBUTES = (
+    "age",
+    "sex",
+    *HISTORY_FLAGS,
+    *(name for test in LAB_TESTS for name in (f"{test} measured", test)),
+    "referral_source",
+)
+_UCI_TAIL = re.compile(r"^(?P<diagnosis>[^\[\]]*)\[(?P<record_id>[^\[\]]+)\]\.?$")
+
+CSV_OPTIONAL_COLUMNS = ("diagnosis", "record_id", "collected_at")
+
+
+def _lines(source: str | os.PathLike | TextIO) -> Iterator[tuple[int, str | None]]:
+    """Yield (line number, text) for each line; text is None when the line is not valid UTF-8."""
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as handle:
+            content = handle.read()
+    else:
+        content = source.read()
+    if isinstance(content, str):
+        chunks: Iterable = content.split("\n")
+    else:
+        chunks = content.split(b"\n")
+    for number, chunk in enumerate(chunks, start=1):
+        if isinstance(chunk, bytes):
+            if number == 1 and chunk.startswith(b"\xef\xbb\xbf"):
+                chunk = chunk[3:]
+            try:
+                text = chunk.decode("utf-8")
+            except UnicodeDecodeError:
+                yield number, None
+                continue
+        else:
+            text = chunk.lstrip("\ufeff") if number == 1 else chunk
+        yield number, text.rstrip("\r")
+
+
+def _errors_text(errors) -> str:
+    return "; ".join(error.message for error in errors)
+
+
+def parse_uci_line(
+    line_number: int, text: str
+) -> tuple[dict | None, str | None, str | None]:
+    """Parse one thyroid0387 line: (record, error reason, warning reason)."""
+    parts = [part.strip() for part in text.strip().split(",")]
+    if len(parts) != len(UCI_ATTRIBUTES) + 1:
+        return (
+            None,
+            (
+                f"expected {len(UCI_ATTRIBUTES)} attributes and a diagnosis[record id], "
+                f"found {len(parts)} comma-separated fields"
+            ),
+            None,
+        )
+    values = dict(zip(UCI_ATTRIBUTES, parts[:-1]))
+    tail = _UCI_TAIL.match(parts[-1])
+    if tail is None:
+        return (
+            None,
+            f"diagnosis {parts[-1]!r} is not of the form diagnosis[record id]",
+            None,
+        )
+
+    problems: list[str] = []
+    raw = {name: values[name] for name in INPUT_FIELDS}
+    for name in HISTORY_FLAGS:
+        if values[name] not in ("t", "f"):
+            problems.append(f"{name} {values[name]!r} is not one of t, f")
+            raw[name] = "f"  # reported once, here
+    for test in LAB_TESTS:
+        measured = values[f"{test} measured"]
+        present = values[test] != "?"
+        if measured not in ("t", "f"):
+            problems.append(f"{test} measured {measured!r} is not one of t, f")
+        elif (measured == "t") != present:
+            problems.append(
+                f"{test} measured is {measured} but the {test} value is {values[test]!r}"
+            )
+
+    warning = None
+    try:
+        age = float(raw["age"]) if raw["age"] != "?" else None
+    except ValueError:
+        age = None  # reported by validate_panel_all below
+    if age is not None and not AGE_MIN <= age <= AGE_MAX:
+        warning = f"age {raw['age']} is outside {AGE_MIN}-{AGE_MAX} years (a data error); read as unknown"
+        raw["age"] = None
+    clean, errors = validate_panel_all(raw)
+    problems.extend(error.message for error in errors)
+    if problems:
+        return None, "; ".join(problems), None
+
+    diagnosis = tail.group("diagnosis").strip()
+    record = dict(clean)
+    record.update(
+        diagnosis=diagnosis,
+        label=label_from_diagnosis(diagnosis),
+        record_id=tail.group("record_id").strip(),
+        line=line_number,
+    )
+    return record, None, warning
+
+
+def read_uci(source: str | os.PathLike | TextIO) -> ReadResult:
+    """Read a file in the UCI thyroid0387 format (29 attributes, then diagnosis[record id])."""
+    result = ReadResult()
+    for number, text in _lines(source):
+        if text is None:
+            result.errors.append(RowError(number, "line is not valid UTF-8 text"))
+            continue
+        if not text.strip():
+            continue
+        record, error, warning = parse_uci_line(number, text)
+        if error is not None:
+            result.errors.append(RowError(number, error))
+            continue
+        if warning is not None:
+            result.warnings.append(RowError(number, warning))
+        result.records.append(record)
+    return result
+
+
+def read_csv(source: str | os.PathLike | TextIO) -> ReadResult:
+    """Read a CSV whose header names every INPUT_FIELDS column (plus optional diagnosis, record_id, collected_at)."""
+    result = ReadResult()
+    lines = list(_lines(source))
+    undecodable = {number for number, text in lines if text is None}
+    text = "\n".join("" if line is None else line for _, line in lines)
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = [name.strip() for name in next(reader)]
+    except StopIteration:
+        result.errors.append(RowError(1, "the file is empty: expected a header line"))
+        return result
+    except csv.Error as error:
+        result.errors.append(RowError(1, f"the header line is not valid CSV: {error}"))
+        return result
+    if 1 in undecodable:
+        result.errors.append(RowError(1, "line is not valid UTF-8 text"))
+        return result
+
+    known = set(INPUT_FIELDS) | set(CSV_OPTIONAL_COLUMNS)
+    unknown = [name for name in header if name not in known]
+    missing = [name for name in INPUT_FIELDS if name not in header]
+    duplicated = sorted({name for name in header if header.count(name) > 1})
+    if unknown:
+        result.errors.append(RowError(1, f"unknown column(s): {', '.join(unknown)}"))
+    if missing:
+        result.errors.append(
+            RowError(1, f"missing required column(s): {', '.join(missing)}")
+        )
+    if duplicated:
+        result.errors.append(
+            RowError(1, f"duplicated column(s): {', '.join(duplicated)}")
+        )
+    if result.errors:
+        return result
+
+    start = 2
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            result.errors.append(RowError(start, f"line is not valid CSV: {error}"))
+            start = reader.line_num + 1
+            continue
+        number, start = start, reader.line_num + 1
+        if number in undecodable:
+            result.errors.append(RowError(number, "line is not valid UTF-8 text"))
+            continue
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            result.errors.append(
+                RowError(
+                    number,
+                    f"expected {len(header)} values (one per column), found {len(row)}",
+                )
+            )
+            continue
+        values = dict(zip(header, row))
+        record, reason = _csv_record(values, number)
+        if reason is not None:
+            result.errors.append(RowError(number, reason))
+        else:
+            result.records.append(record)
+    return result
+
+
+def _csv_record(values: dict[str, str], number: int) -> tuple[dict | None, str | None]:
+    clean, errors = validate_panel_all({name: values[name] for name in INPUT_FIELDS})
+    problems = [error.message for error in errors]
+    collected_at = (values.get("collected_at") or "").strip() or None
+    if collected_at is not None:
+        try:
+            datetime.fromisoformat(collected_at)
+        except ValueError:
+            problems.append(
+                f"collected_at {collected_at!r} is not an ISO 8601 date or date-time"
+            )
+    if problems:
+        return None, "; ".join(problems)
+    diagnosis = (values.get("diagnosis") or "").strip() or None
+    record = dict(clean)
+    record.update(
+        diagnosis=diagnosis,
+        label=label_from_diagnosis(diagnosis) if diagnosis is not None else None,
+        record_id=(values.get("record_id") or "").strip() or None,
+        collected_at=collected_at,
+        line=number,
+    )
+    return record, None
+
+
+def records_to_frame(records: Iterable[dict]):
+    """A pandas DataFrame of records: INPUT_FIELDS columns first (labs as float, NaN = not measured)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(list(records))
+    for name in INPUT_FIELDS:
+        if name not in frame.columns:
+            frame[name] = pd.Series(
+                dtype="float64" if name in LAB_TESTS or name == "age" else "object"
+            )
+    for name in ("age", *LAB_TESTS):
+        frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+    for name in HISTORY_FLAGS:
+        frame[name] = frame[name].fillna(False).astype(bool)
+    extras = [name for name in frame.columns if name not in INPUT_FIELDS]
+    return frame[[*INPUT_FIELDS, *extras]].reset_index(drop=True)
+
+
+def split_frame(
+    frame, *, seed: int = 0, val_size: float = 0.15, test_size: float = 0.15
+):
+    """Stratified (by "label") train / validation / test split with a fixed seed."""
+    from sklearn.model_selection import train_test_split
+
+    rest, test = train_test_split(
+        frame, test_size=test_size, random_state=seed, stratify=frame["label"]
+    )
+    train, val = train_test_split(
+        rest,
+        test_size=val_size / (1 - test_size),
+        random_state=seed,
+        stratify=rest["label"],
+    )
+    return (
+        train.reset_index(drop=True),
+        val.reset_index(drop=True),
+        test.reset_index(drop=True),
+    )
