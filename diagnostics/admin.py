@@ -1,0 +1,91 @@
+from django.contrib import admin
+
+from diagnostics.models import AuditEvent, LabPanel, ModelVersion, Patient, Prediction, ScoringJob, TrainingRun
+
+
+class LabPanelInline(admin.TabularInline):
+    model = LabPanel
+    fields = ("collected_at", "age", "TSH", "T3", "TT4", "T4U", "FTI", "TBG", "diagnosis_class", "source")
+    readonly_fields = fields
+    extra = 0
+    show_change_link = True
+    can_delete = False
+
+
+@admin.register(Patient)
+class PatientAdmin(admin.ModelAdmin):
+    list_display = ("record_number", "sex", "date_of_birth", "created_at", "deleted_at")
+    list_filter = ("sex", ("deleted_at", admin.EmptyFieldListFilter))
+    search_fields = ("=record_number", "record_number")
+    readonly_fields = ("created_at", "updated_at", "deleted_at")
+    inlines = [LabPanelInline]
+    show_full_result_count = False
+
+
+@admin.register(LabPanel)
+class LabPanelAdmin(admin.ModelAdmin):
+    list_display = ("id", "patient", "collected_at", "TSH", "T3", "TT4", "FTI", "diagnosis_class", "source")
+    list_filter = ("diagnosis_class", "source", "referral_source", ("collected_at", admin.DateFieldListFilter))
+    search_fields = ("=patient__record_number", "diagnosis_raw")
+    date_hierarchy = "collected_at"
+    raw_id_fields = ("patient", "created_by")
+    readonly_fields = ("created_at", "updated_at")
+    list_select_related = ("patient",)
+    show_full_result_count = False
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = ("version", "status", "created_at", "activated_at", "macro_f1")
+    list_filter = ("status",)
+    search_fields = ("version",)
+    readonly_fields = ("created_at", "activated_at", "activated_by", "metrics", "model_card", "artefact_path")
+
+    @admin.display(description="macro-F1")
+    def macro_f1(self, version: ModelVersion):
+        value = version.metrics.get("macro_f1")
+        return f"{value:.3f}" if isinstance(value, (int, float)) else "-"
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Prediction)
+class PredictionAdmin(ReadOnlyAdmin):
+    list_display = ("id", "panel", "model_version", "predicted_class", "p_hypothyroid", "p_hyperthyroid", "uncertain", "created_at")
+    list_filter = ("predicted_class", "uncertain", "model_version")
+    search_fields = ("=panel__patient__record_number",)
+    list_select_related = ("panel__patient", "model_version")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "actor_username", "action", "object_type", "object_id", "ip_address")
+    list_filter = ("action", "object_type")
+    search_fields = ("actor_username", "=object_id", "action")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(admin.ModelAdmin):
+    list_display = ("id", "status", "progress", "val_macro_f1", "result_version", "created_at", "finished_at")
+    list_filter = ("status",)
+    readonly_fields = [f.name for f in TrainingRun._meta.fields]
+
+
+@admin.register(ScoringJob)
+class ScoringJobAdmin(admin.ModelAdmin):
+    list_display = ("id", "status", "original_name", "accepted_rows", "rejected_rows", "scored_rows", "created_at")
+    list_filter = ("status",)
+    readonly_fields = [f.name for f in ScoringJob._meta.fields]

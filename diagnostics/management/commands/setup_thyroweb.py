@@ -1,0 +1,37 @@
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from diagnostics.models import LabPanel
+from diagnostics.roles import ensure_groups
+from diagnostics.services.registry import active_model_version
+
+
+class Command(BaseCommand):
+    help = "First-run set-up after migrate: groups, demo users, the shipped model, and the UCI data if present."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-demo-users", action="store_true")
+
+    def handle(self, *args, no_demo_users: bool, **options):
+        ensure_groups()
+        if not no_demo_users:
+            call_command("create_demo_users", stdout=self.stdout)
+        version = active_model_version()
+        self.stdout.write(f"active model version: {version.version}")
+        data_file = self.find_data_file(Path(settings.THYROWEB_DATA_DIR))
+        if data_file is None:
+            self.stdout.write(f"no thyroid0387 data in {settings.THYROWEB_DATA_DIR}: skipping the import")
+        elif LabPanel.objects.filter(source=LabPanel.Source.UCI).exists():
+            self.stdout.write("UCI data already imported")
+        else:
+            call_command("import_uci", str(data_file), "--skip-bad", stdout=self.stdout)
+
+    @staticmethod
+    def find_data_file(folder: Path) -> Path | None:
+        for name in ("thyroid0387.data", "thyroid0387-dev.data"):
+            if (folder / name).exists():
+                return folder / name
+        return None

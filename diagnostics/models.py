@@ -1,0 +1,300 @@
+"""ThyroWeb's domain objects: patients, lab panels, model versions, predictions, jobs and the audit trail."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from mlcore.schema import AGE_MAX, AGE_MIN, CLASSES, LAB_TESTS, REFERRAL_SOURCES, check_value, InputError
+
+CLASS_CHOICES = [(name, name) for name in CLASSES]
+DIAGNOSIS_CLASS_CHOICES = [*CLASS_CHOICES, ("other", "other")]
+SEX_CHOICES = [("F", _("female")), ("M", _("male"))]
+
+
+class PatientQuerySet(models.QuerySet):
+    def visible(self):
+        return self.filter(deleted_at__isnull=True)
+
+
+class Patient(models.Model):
+    record_number = models.CharField(_("medical record number"), max_length=64, unique=True)
+    sex = models.CharField(_("sex"), max_length=1, choices=SEX_CHOICES, blank=True)
+    date_of_birth = models.DateField(_("date of birth"), null=True, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Soft delete: the row and its audit trail stay; the app hides it.
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = PatientQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["record_number"]
+        constraints = [models.CheckConstraint(condition=Q(sex__in=["", "F", "M"]), name="patient_sex_valid")]
+
+    def __str__(self) -> str:
+        return self.record_number
+
+
+class LabPanel(models.Model):
+    class Source(models.TextChoices):
+        FORM = "form", _("form")
+        CSV = "csv", _("CSV file")
+        API = "api", _("API")
+        UCI = "uci", _("UCI import")
+        FHIR = "fhir", _("FHIR")
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="panels")
+    collected_at = models.DateTimeField(_("collected at"), default=timezone.now)
+    age = models.FloatField(_("age"), null=True, blank=True, help_text=_("years"))
+
+    on_thyroxine = models.BooleanField(_("on thyroxine"), default=False)
+    query_on_thyroxine = models.BooleanField(_("query on thyroxine"), default=False)
+    on_antithyroid_medication = models.BooleanField(_("on antithyroid medication"), default=False)
+    sick = models.BooleanField(_("sick"), default=False)
+    pregnant = models.BooleanField(_("pregnant"), default=False)
+    thyroid_surgery = models.BooleanField(_("thyroid surgery"), default=False)
+    I131_treatment = models.BooleanField(_("I131 treatment"), default=False)
+    query_hypothyroid = models.BooleanField(_("query hypothyroid"), default=False)
+    query_hyperthyroid = models.BooleanField(_("query hyperthyroid"), default=False)
+    lithium = models.BooleanField(_("lithium"), default=False)
+    goitre = models.BooleanField(_("goitre"), default=False)
+    tumor = models.BooleanField(_("tumor"), default=False)
+    hypopituitary = models.BooleanField(_("hypopituitary"), default=False)
+    psych = models.BooleanField(_("psych"), default=False)
+    referral_source = models.CharField(
+        _("referral source"), max_length=8, choices=[(s, s) for s in REFERRAL_SOURCES], default="other"
+    )
+
+    # Lab values in the units of mlcore.schema.LAB_TESTS; null = not measured.
+    TSH = models.FloatField("TSH", null=True, blank=True, help_text="mU/L")
+    T3 = models.FloatField("T3", null=True, blank=True, help_text="nmol/L")
+    TT4 = models.FloatField("TT4", null=True, blank=True, help_text="nmol/L")
+    T4U = models.FloatField("T4U", null=True, blank=True, help_text="ratio")
+    FTI = models.FloatField("FTI", null=True, blank=True, help_text="TT4/T4U")
+    TBG = models.FloatField("TBG", null=True, blank=True, help_text="mg/L")
+
+    source = models.CharField(_("source"), max_length=8, choices=Source.choices, default=Source.FORM)
+    # Identifies the row in its source (UCI record id, CSV job+line, FHIR id) so re-imports are idempotent.
+    source_ref = models.CharField(max_length=128, blank=True)
+    diagnosis_raw = models.CharField(_("known diagnosis"), max_length=32, blank=True)
+    diagnosis_class = models.CharField(
+        _("known class"), max_length=16, choices=DIAGNOSIS_CLASS_CHOICES, blank=True
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-collected_at", "-id"]
+        indexes = [
+            models.Index(fields=["patient", "collected_at"], name="panel_patient_time"),
+            models.Index(fields=["collected_at"], name="panel_time"),
+            models.Index(fields=["diagnosis_class", "collected_at"], name="panel_class_time"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "source_ref"], condition=~Q(source_ref=""), name="panel_unique_source_ref"
+            ),
+            models.CheckConstraint(
+                condition=Q(age__isnull=True) | Q(age__gte=AGE_MIN, age__lte=AGE_MAX), name="panel_age_plausible"
+            ),
+            *[
+                models.CheckConstraint(
+                    condition=Q(**{f"{name}__isnull": True})
+                    | Q(**{f"{name}__gte": test.plausible_min, f"{name}__lte": test.plausible_max}),
+                    name=f"panel_{name.lower()}_plausible",
+                )
+                for name, test in LAB_TESTS.items()
+            ],
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patient} {self.collected_at:%Y-%m-%d}"
+
+    def clean(self) -> None:
+        errors = {}
+        for field in ("age", *LAB_TESTS):
+            try:
+                check_value(field, getattr(self, field))
+            except InputError as problem:
+                errors[field] = problem.message
+        if errors:
+            raise ValidationError(errors)
+
+    def lab_values(self) -> dict[str, float | None]:
+        return {name: getattr(self, name) for name in LAB_TESTS}
+
+
+class ModelVersion(models.Model):
+    class Status(models.TextChoices):
+        CANDIDATE = "candidate", _("candidate")
+        ACTIVE = "active", _("active")
+        RETIRED = "retired", _("retired")
+
+    version = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CANDIDATE)
+    # Directory of the saved model, relative to MEDIA_ROOT (or absolute for the shipped default).
+    artefact_path = models.CharField(max_length=500)
+    metrics = models.JSONField(default=dict, blank=True)
+    model_card = models.TextField(blank=True)
+    trained_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    training_description = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    activated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Recorded when a data manager overrides the promotion rule.
+    override_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["status"], condition=Q(status="active"), name="one_active_model_version"),
+        ]
+
+    def __str__(self) -> str:
+        return self.version
+
+
+class Prediction(models.Model):
+    panel = models.ForeignKey(LabPanel, on_delete=models.CASCADE, related_name="predictions")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="predictions")
+    predicted_class = models.CharField(max_length=16, choices=CLASS_CHOICES)
+    p_normal = models.FloatField()
+    p_hyperthyroid = models.FloatField()
+    p_hypothyroid = models.FloatField()
+    uncertain = models.BooleanField(default=False)
+    explanation = models.JSONField(default=list, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["panel", "model_version"], name="prediction_unique_panel_version"),
+            *[
+                models.CheckConstraint(condition=Q(**{f"{p}__gte": 0, f"{p}__lte": 1}), name=f"prediction_{p}_range")
+                for p in ("p_normal", "p_hyperthyroid", "p_hypothyroid")
+            ],
+        ]
+        indexes = [
+            models.Index(fields=["created_at"], name="prediction_time"),
+            models.Index(fields=["uncertain", "created_at"], name="prediction_uncertain_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.panel_id}: {self.predicted_class}"
+
+    @property
+    def probabilities(self) -> dict[str, float]:
+        return {name: getattr(self, f"p_{name}") for name in CLASSES}
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", _("queued")
+    RUNNING = "running", _("running")
+    SUCCEEDED = "succeeded", _("succeeded")
+    FAILED = "failed", _("failed")
+
+
+class TrainingRun(models.Model):
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    progress = models.FloatField(default=0.0)
+    epoch = models.PositiveIntegerField(default=0)
+    epochs = models.PositiveIntegerField(default=0)
+    val_macro_f1 = models.FloatField(null=True, blank=True)
+    history = models.JSONField(default=list, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    data_file = models.CharField(max_length=500, blank=True)
+    message = models.TextField(blank=True)
+    result_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="training_runs"
+    )
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    celery_task_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"training run {self.pk} ({self.status})"
+
+
+class ScoringJob(models.Model):
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    progress = models.FloatField(default=0.0)
+    input_file = models.FileField(upload_to="scoring/input/", blank=True)
+    original_name = models.CharField(max_length=255, blank=True)
+    total_rows = models.PositiveIntegerField(default=0)
+    accepted_rows = models.PositiveIntegerField(default=0)
+    rejected_rows = models.PositiveIntegerField(default=0)
+    scored_rows = models.PositiveIntegerField(default=0)
+    rejected = models.JSONField(default=list, blank=True)
+    result_file = models.FileField(upload_to="scoring/results/", blank=True)
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="scoring_jobs"
+    )
+    message = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    celery_task_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"scoring job {self.pk} ({self.status})"
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class AuditEvent(models.Model):
+    """Who did what to which record, when, from where. Append-only."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_username = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=48, db_index=True)
+    object_type = models.CharField(max_length=48, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_username} {self.action}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise AppendOnlyError("audit events cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("audit events cannot be deleted")

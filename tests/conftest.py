@@ -1,0 +1,61 @@
+"""Shared test fixtures: users per role, data location, builders."""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group
+
+from diagnostics.access import ADMIN, CLINICIAN, DATA_MANAGER
+
+DATA_DIR = Path(os.environ["THYROWEB_DATA_DIR"]) if os.environ.get("THYROWEB_DATA_DIR") else None
+PASSWORD = "correct-horse-battery-staple-42"
+
+
+@pytest.fixture
+def dev_data_file() -> Path:
+    """The shared dev subset of thyroid0387 (CI: ../shared/data)."""
+    if DATA_DIR is None or not (DATA_DIR / "thyroid0387-dev.data").exists():
+        pytest.skip("THYROWEB_DATA_DIR with thyroid0387-dev.data is not set")
+    return DATA_DIR / "thyroid0387-dev.data"
+
+
+def make_user(django_user_model, username: str, role: str | None):
+    user = django_user_model.objects.create_user(username=username, password=PASSWORD)
+    if role == ADMIN:
+        user.is_staff = user.is_superuser = True
+        user.save()
+    if role is not None:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def clinician(django_user_model):
+    return make_user(django_user_model, "clin", CLINICIAN)
+
+
+@pytest.fixture
+def data_manager(django_user_model):
+    return make_user(django_user_model, "dm", DATA_MANAGER)
+
+
+@pytest.fixture
+def admin_user(django_user_model):
+    return make_user(django_user_model, "boss", ADMIN)
+
+
+@pytest.fixture
+def no_role_user(django_user_model):
+    return make_user(django_user_model, "visitor", None)
+
+
+@pytest.fixture
+def client_for(client):
+    """client_for(user) -> a test client logged in as that user."""
+
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login
