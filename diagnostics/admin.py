@@ -60,7 +60,16 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Prediction)
 class PredictionAdmin(ReadOnlyAdmin):
-    list_display = ("id", "panel", "model_version", "predicted_class", "p_hypothyroid", "p_hyperthyroid", "uncertain", "created_at")
+    list_display = (
+        "id",
+        "panel",
+        "model_version",
+        "predicted_class",
+        "p_hypothyroid",
+        "p_hyperthyroid",
+        "uncertain",
+        "created_at",
+    )
     list_filter = ("predicted_class", "uncertain", "model_version")
     search_fields = ("=panel__patient__record_number",)
     list_select_related = ("panel__patient", "model_version")

@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from mlcore.schema import AGE_MAX, AGE_MIN, CLASSES, LAB_TESTS, REFERRAL_SOURCES, check_value, InputError
+from mlcore.schema import AGE_MAX, AGE_MIN, CLASSES, LAB_TESTS, REFERRAL_SOURCES, InputError, check_value
 
 CLASS_CHOICES = [(name, name) for name in CLASSES]
 DIAGNOSIS_CLASS_CHOICES = [*CLASS_CHOICES, ("other", "other")]

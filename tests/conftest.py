@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from diagnostics.access import ADMIN, CLINICIAN, DATA_MANAGER
+from tests.celery_worker import celery_worker_process  # noqa: F401  (a fixture for every test module)
 
 DATA_DIR = Path(os.environ["THYROWEB_DATA_DIR"]) if os.environ.get("THYROWEB_DATA_DIR") else None
 PASSWORD = "correct-horse-battery-staple-42"
@@ -59,3 +60,12 @@ def client_for(client):
         return client
 
     return login
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    """Hashed manifest names 404 under live_server; tests serve static files plainly."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }

@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_results",
     "django_celery_beat",
     "axes",
@@ -105,7 +106,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "diagnostics.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "diagnostics.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -223,26 +226,50 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBIL
 CELERY_TIMEZONE = TIME_ZONE
 
 REST_FRAMEWORK = {
+    # Token first: an anonymous API call gets 401 with a WWW-Authenticate header.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    # Every endpoint needs a login and the role its view declares (required_role).
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "diagnostics.access.HasRole"],
+    "DEFAULT_SCHEMA_CLASS": "diagnostics.api.schema.ThyroWebAutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "diagnostics.api.pagination.Pagination",
     "PAGE_SIZE": 50,
+    "DEFAULT_THROTTLE_CLASSES": ["diagnostics.api.throttling.PerUserThrottle"],
+    # Requests per user (API_THROTTLE_RATE, e.g. "100000/hour"; raise it for load tests).
+    "DEFAULT_THROTTLE_RATES": {"user": os.environ.get("API_THROTTLE_RATE", "30000/hour")},
+    "EXCEPTION_HANDLER": "diagnostics.api.errors.exception_handler",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "ThyroWeb API",
     "DESCRIPTION": "Thyroid function tests, predictions and model management. A decision aid, not a diagnosis.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Schema and docs need a login like every endpoint; Swagger UI is served locally (no CDN).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated", "diagnostics.access.HasRole"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# Structured logs: one JSON object per line with the request id (LOG_FORMAT=text for plain lines).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be json or text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "diagnostics.logs.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "diagnostics.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }

@@ -1,7 +1,7 @@
 """Importing the Garvan/UCI thyroid archive: one patient per record id, one panel per record."""
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -41,7 +41,7 @@ def collected_at_from_record_id(record_id: str) -> datetime | None:
         day = datetime.strptime(record_id[:6], "%y%m%d")
     except ValueError:
         return None
-    return day.replace(hour=12, tzinfo=dt_timezone.utc)
+    return day.replace(hour=12, tzinfo=UTC)
 
 
 def import_uci(source, *, skip_bad: bool = False, user=None) -> ImportReport:
