@@ -206,6 +206,8 @@ STORAGES = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 20 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 THYROWEB_MAX_UPLOAD_BYTES = env_int("THYROWEB_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
+# Batch scoring stores panels and predictions this many rows per transaction (one progress step each).
+THYROWEB_SCORING_CHUNK_ROWS = env_int("THYROWEB_SCORING_CHUNK_ROWS", 5000)
 
 # Folder holding thyroid0387*.data (CI: ../shared/data); `fetch_uci` downloads into it.
 THYROWEB_DATA_DIR = Path(os.environ.get("THYROWEB_DATA_DIR", THYROWEB_HOME / "data")).resolve()
