@@ -1,0 +1,36 @@
+# ThyroWeb: `make start` installs and starts the application on the embedded default
+# (SQLite, Celery tasks in-process, shipped model); `make test` runs the full test suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+ADDRESS ?= 127.0.0.1:8000
+
+.PHONY: start test setup chromium
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.runtime
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
+	$(BIN)/python manage.py setup_thyroweb
+
+start: setup
+	@echo "ThyroWeb on http://$(ADDRESS)/ (log in with a demo user printed above)"
+	$(BIN)/gunicorn thyroweb.wsgi --bind $(ADDRESS) --workers 2 --access-logfile -
+
+# Browser tests drive Debian's Chromium (Playwright's own browser download does not work offline).
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+test: $(VENV)/.dev chromium
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest

@@ -1,0 +1,60 @@
+"""docker-compose.yml (no Docker engine here): its services and commands point at real code."""
+
+import importlib
+import shlex
+from pathlib import Path
+
+import yaml
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def compose() -> dict:
+    return yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())
+
+
+def command(service: str) -> list[str]:
+    return shlex.split(compose()["services"][service]["command"])
+
+
+def test_compose_runs_web_worker_beat_postgres_and_redis():
+    services = compose()["services"]
+    assert {"web", "worker", "beat", "postgres", "redis", "migrate"} <= set(services)
+    assert services["postgres"]["image"].startswith("postgres:")
+    assert services["redis"]["image"].startswith("redis:")
+
+
+def test_app_services_share_database_broker_and_secret():
+    for name in ("web", "worker", "beat", "migrate"):
+        env = compose()["services"][name]["environment"]
+        assert env["DATABASE_URL"].startswith("postgres://") and "@postgres:5432/" in env["DATABASE_URL"]
+        assert env["CELERY_BROKER_URL"] == "redis://redis:6379/0"
+        assert env["SECRET_KEY"].startswith("${SECRET_KEY:?")
+
+
+def test_web_runs_gunicorn_on_the_project_wsgi_application():
+    argv = command("web")
+    assert argv[0] == "gunicorn"
+    module, _, attribute = argv[1].partition(":")
+    assert callable(getattr(importlib.import_module(module), attribute or "application"))
+
+
+def test_worker_and_beat_use_the_project_celery_app():
+    worker, beat = command("worker"), command("beat")
+    assert worker[:4] == ["celery", "-A", "thyroweb", "worker"] and "solo" in worker
+    assert beat[:4] == ["celery", "-A", "thyroweb", "beat"]
+    scheduler = beat[beat.index("--scheduler") + 1]
+    module, _, name = scheduler.partition(":")
+    assert hasattr(importlib.import_module(module), name)
+
+
+def test_migrate_runs_the_project_set_up_commands():
+    argv = command("migrate")
+    script = argv[-1]
+    assert "manage.py migrate" in script and "manage.py setup_thyroweb" in script
+    assert importlib.import_module("diagnostics.management.commands.setup_thyroweb").Command
+
+
+def test_dockerfile_installs_the_pinned_requirements():
+    dockerfile = (BASE_DIR / "Dockerfile").read_text()
+    assert "FROM python:3.11" in dockerfile and "pip install -r requirements.txt" in dockerfile
