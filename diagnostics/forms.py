@@ -1,0 +1,174 @@
+"""Page forms. Lab values are validated by ``mlcore.schema`` (the one source of ranges and units)."""
+
+from django import forms
+from django.utils import timezone
+from django.utils.formats import get_format, sanitize_separators
+from django.utils.translation import gettext_lazy as _
+
+from diagnostics.models import SEX_CHOICES, LabPanel, ModelVersion, Patient
+from mlcore.schema import AGE_MAX, AGE_MIN, HISTORY_FLAGS, LAB_TESTS, REFERRAL_SOURCES, InputError, validate_panel_all
+
+NUMERIC_FIELDS = ("age", *LAB_TESTS)
+
+
+def _number_text(value: float) -> str:
+    """A number as the current language writes it (4.5 in English, 4,5 in French)."""
+    return f"{value:g}".replace(".", get_format("DECIMAL_SEPARATOR"))
+
+
+def _parse_number(text: str) -> float | None:
+    try:
+        return float(text.strip().lstrip("<>=").strip())
+    except ValueError:
+        return None
+
+
+def _plausible_range(field: str) -> tuple[float, float, str]:
+    if field == "age":
+        return float(AGE_MIN), float(AGE_MAX), str(_("years"))
+    test = LAB_TESTS[field]
+    return test.plausible_min, test.plausible_max, test.unit
+
+
+def localized_error(error: InputError, text: str) -> str:
+    """The schema's error for a numeric field, in the current language; other errors as the schema words them."""
+    if error.field not in NUMERIC_FIELDS:
+        return error.message
+    number = _parse_number(text)
+    low, high, unit = _plausible_range(error.field)
+    params = {"field": error.field, "value": text.strip(), "unit": unit}
+    if number is None:
+        return _("%(field)s “%(value)s” is not a number.") % params
+    params["value"] = _number_text(number)
+    if number < 0:
+        return _("%(field)s %(value)s %(unit)s is negative; it must be at least 0.") % params
+    if number < low:
+        return _("%(field)s %(value)s %(unit)s is below the plausible minimum %(low)s %(unit)s.") % {
+            **params,
+            "low": _number_text(low),
+        }
+    if number > high:
+        return _("%(field)s %(value)s %(unit)s is above the plausible maximum %(high)s %(unit)s.") % {
+            **params,
+            "high": _number_text(high),
+        }
+    return error.message
+
+
+def _lab_help(name: str) -> str:
+    test = LAB_TESTS[name]
+    unit = test.unit or _("ratio, no unit")
+    return _("%(unit)s; reference %(low)s–%(high)s") % {
+        "unit": unit,
+        "low": _number_text(test.reference_low),
+        "high": _number_text(test.reference_high),
+    }
+
+
+class DecimalTextInput(forms.TextInput):
+    """A text box for a decimal in either notation (4.5 or 4,5) and results such as <0.005."""
+
+    def __init__(self, attrs=None):
+        super().__init__({"inputmode": "decimal", "autocomplete": "off", "size": 8, **(attrs or {})})
+
+
+class LabPanelForm(forms.Form):
+    """A new lab panel for an existing or a new patient."""
+
+    record_number = forms.CharField(label=_("Medical record number"), max_length=64)
+    new_patient = forms.BooleanField(label=_("New patient (create this record number)"), required=False)
+    sex = forms.ChoiceField(label=_("Sex"), choices=[("", _("unknown")), *SEX_CHOICES], required=False)
+    collected_at = forms.DateTimeField(
+        label=_("Collected at"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    age = forms.CharField(label=_("Age"), required=False, widget=DecimalTextInput(), help_text=_("years, 0–120"))
+    referral_source = forms.ChoiceField(
+        label=_("Referral source"), choices=[(s, s) for s in REFERRAL_SOURCES], initial="other"
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["collected_at"].initial = timezone.localtime().replace(second=0, microsecond=0)
+        for flag in HISTORY_FLAGS:
+            self.fields[flag] = forms.BooleanField(label=LabPanel._meta.get_field(flag).verbose_name, required=False)
+        for name, test in LAB_TESTS.items():
+            self.fields[name] = forms.CharField(
+                label=name, required=False, max_length=32, widget=DecimalTextInput(), help_text=_lab_help(name)
+            )
+            self.fields[name].test = test
+        self.patient: Patient | None = None
+        self.clean_panel: dict | None = None
+
+    @property
+    def flag_fields(self):
+        return [self[flag] for flag in HISTORY_FLAGS]
+
+    @property
+    def lab_fields(self):
+        return [self[name] for name in LAB_TESTS]
+
+    def clean_record_number(self) -> str:
+        return self.cleaned_data["record_number"].strip()
+
+    def clean(self):
+        cleaned = super().clean()
+        self._clean_patient(cleaned)
+        raw = {field: sanitize_separators(cleaned.get(field) or "") for field in NUMERIC_FIELDS}
+        raw.update({flag: bool(cleaned.get(flag)) for flag in HISTORY_FLAGS})
+        raw["sex"] = cleaned.get("sex") or (self.patient.sex if self.patient else "") or None
+        raw["referral_source"] = cleaned.get("referral_source") or "other"
+        clean_panel, errors = validate_panel_all(raw)
+        for error in errors:
+            field = error.field if error.field in self.fields else None
+            self.add_error(field, localized_error(error, raw.get(error.field) or ""))
+        self.clean_panel = clean_panel
+        return cleaned
+
+    def _clean_patient(self, cleaned: dict) -> None:
+        number = cleaned.get("record_number")
+        if not number:
+            return
+        patient = Patient.objects.filter(record_number=number).first()
+        if patient is not None and patient.deleted_at is not None:
+            self.add_error("record_number", _("This record number belongs to a deleted patient."))
+        elif patient is not None and cleaned.get("new_patient"):
+            self.add_error(
+                "record_number",
+                _("A patient already has this record number: untick “new patient” to add a panel for them."),
+            )
+        elif patient is None and not cleaned.get("new_patient"):
+            self.add_error("record_number", _("No patient has this record number: tick “new patient” to create one."))
+        else:
+            self.patient = patient
+
+
+class PatientSearchForm(forms.Form):
+    q = forms.CharField(label=_("Record number starts with"), max_length=64, required=False)
+
+
+class ModelActivationForm(forms.Form):
+    override_reason = forms.CharField(
+        label=_("Reason for overriding the promotion rule (only if the candidate is not at least as good)"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class ModelCompareForm(forms.Form):
+    a = forms.ModelChoiceField(label=_("Version A"), queryset=ModelVersion.objects.all())
+    b = forms.ModelChoiceField(label=_("Version B"), queryset=ModelVersion.objects.all())
+
+
+class TrainingRunForm(forms.Form):
+    epochs = forms.IntegerField(
+        label=_("Epochs"), required=False, min_value=1, max_value=500, help_text=_("leave empty for the default")
+    )
+    data_file = forms.FileField(label=_("Extra training data (UCI thyroid0387 format, optional)"), required=False)
+
+
+class ScoringJobForm(forms.Form):
+    uploaded_file = forms.FileField(
+        label=_("Panels to score (CSV with the schema's column names, or UCI thyroid0387 format)")
+    )

@@ -1,0 +1,84 @@
+"""Derived thyroid indices shown beside a panel's prediction (DOMAIN.md, SPINA model by J.W. Dietrich).
+
+Pure arithmetic on a panel's values; each index says whether it could be computed and why not.
+"""
+
+from dataclasses import dataclass
+
+from django.utils.translation import gettext_lazy as _
+
+# SPINA-GT constants: alpha_T in /L, beta_T in /s, D_T in mU/L.
+SPINA_ALPHA_T = 0.1
+SPINA_BETA_T = 1.1e-6
+SPINA_D_T = 2.75
+SPINA_GT_REFERENCE = (1.41, 8.67)  # pmol/s
+# FTI recorded vs TT4/T4U: beyond this relative difference the values probably hold an entry error.
+FTI_TOLERANCE = 0.05
+
+
+@dataclass(frozen=True)
+class DerivedIndex:
+    key: str
+    name: str
+    value: float | None
+    unit: str = ""
+    reference: tuple[float, float] | None = None
+    note: str = ""
+    warning: bool = False
+
+    @property
+    def computable(self) -> bool:
+        return self.value is not None
+
+
+def fti_check(tt4: float | None, t4u: float | None, fti: float | None) -> DerivedIndex:
+    """FTI recomputed as TT4/T4U and compared with the recorded FTI."""
+    name = _("FTI check (TT4 / T4U)")
+    if tt4 is None or not t4u:
+        return DerivedIndex("fti_check", name, None, note=_("needs TT4 and T4U"))
+    computed = tt4 / t4u
+    if fti is None:
+        return DerivedIndex("fti_check", name, computed, "nmol/L", note=_("no FTI recorded to compare"))
+    differs = abs(computed - fti) > FTI_TOLERANCE * max(abs(fti), 1e-9)
+    note = (
+        _("differs from the recorded FTI by more than 5%: check the values")
+        if differs
+        else _("agrees with the recorded FTI")
+    )
+    return DerivedIndex("fti_check", name, computed, "nmol/L", note=note, warning=differs)
+
+
+def t3_tt4_ratio(t3: float | None, tt4: float | None) -> DerivedIndex:
+    name = _("T3 / TT4 ratio")
+    if t3 is None or not tt4:
+        return DerivedIndex("t3_tt4", name, None, note=_("needs T3 and TT4"))
+    return DerivedIndex("t3_tt4", name, t3 / tt4)
+
+
+def spina_gt(tsh: float | None, tt4: float | None) -> DerivedIndex:
+    """SPINA-GT = beta_T (D_T + TSH) TT4 / (alpha_T TSH), TT4 in mol/L, result in pmol/s."""
+    name = _("SPINA-GT (thyroid secretory capacity)")
+    if tsh is None or tt4 is None:
+        return DerivedIndex("spina_gt", name, None, note=_("needs TSH and TT4"))
+    if tsh <= 0:
+        return DerivedIndex("spina_gt", name, None, note=_("needs a TSH above 0"))
+    tt4_mol_per_l = tt4 * 1e-9
+    value = SPINA_BETA_T * (SPINA_D_T + tsh) * tt4_mol_per_l / (SPINA_ALPHA_T * tsh) * 1e12
+    low, high = SPINA_GT_REFERENCE
+    return DerivedIndex(
+        "spina_gt", name, value, "pmol/s", reference=SPINA_GT_REFERENCE, warning=not (low <= value <= high)
+    )
+
+
+def spina_gd() -> DerivedIndex:
+    return DerivedIndex("spina_gd", _("SPINA-GD (deiodinase activity)"), None, note=_("not computable: needs free T4"))
+
+
+def derived_indices(values: dict) -> list[DerivedIndex]:
+    """The indices for a panel's lab values (keys TSH, T3, TT4, T4U, FTI; None = not measured)."""
+    return [
+        fti_check(values.get("TT4"), values.get("T4U"), values.get("FTI")),
+        t3_tt4_ratio(values.get("T3"), values.get("TT4")),
+        spina_gt(values.get("TSH"), values.get("TT4")),
+        spina_gd(),
+    ]

@@ -1,0 +1,345 @@
+"""Reads for the pages (and the API where it needs the same): dashboard, patients, panels, models, jobs."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from diagnostics.models import LabPanel, ModelVersion, Patient, Prediction, ScoringJob, TrainingRun
+from mlcore.schema import CLASSES, LAB_TESTS
+
+PATIENTS_PER_PAGE = 50
+PANELS_ON_PATIENT_PAGE = 500
+HEADLINE_METRICS = ("accuracy", "macro_f1", "roc_auc_ovr", "ece")
+
+
+# Dashboard ---------------------------------------------------------------------------------------
+
+
+def dashboard_summary(*, days: int = 30, uncertain_limit: int = 10) -> dict:
+    """Counts, class distribution, predictions per day, active model and recent uncertain predictions."""
+    since = timezone.now() - timedelta(days=days)
+    distribution = dict(
+        Prediction.objects.values_list("predicted_class").annotate(n=Count("id")).values_list("predicted_class", "n")
+    )
+    per_day = (
+        Prediction.objects.filter(created_at__gte=since)
+        .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
+        .values_list("day")
+        .annotate(n=Count("id"))
+        .order_by("day")
+        .values_list("day", "n")
+    )
+    active = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).first()
+    return {
+        "counts": {
+            "patients": Patient.objects.visible().count(),
+            "panels": LabPanel.objects.count(),
+            "predictions": sum(distribution.values()),
+        },
+        "distribution": [{"class": name, "count": distribution.get(name, 0)} for name in CLASSES],
+        "per_day": [{"day": day.isoformat(), "count": n} for day, n in per_day],
+        "active_version": active,
+        "headline": headline_metrics(active) if active else [],
+        "uncertain": list(
+            Prediction.objects.filter(uncertain=True)
+            .select_related("panel__patient", "model_version")
+            .order_by("-created_at", "-id")[:uncertain_limit]
+        ),
+    }
+
+
+# Patients ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class PatientRow:
+    patient: Patient
+    age: float | None = None
+    last_collected_at: object = None
+    last_class: str = ""
+    last_uncertain: bool = False
+    last_panel_id: int | None = None
+
+
+@dataclass
+class PatientPage:
+    rows: list[PatientRow]
+    number: int
+    has_next: bool
+    query: str
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+
+def _patients_matching(prefix: str):
+    patients = Patient.objects.visible().order_by("record_number")
+    if prefix:
+        # A prefix match uses the record number's pattern index (no scan of 100,000 rows).
+        patients = patients.filter(record_number__startswith=prefix)
+    return patients
+
+
+def patient_page(*, query: str = "", number: int = 1, per_page: int = PATIENTS_PER_PAGE) -> PatientPage:
+    """One page of visible patients by record number, without counting the whole table."""
+    number = max(1, number)
+    query = query.strip()
+    offset = (number - 1) * per_page
+    columns = ("id", "record_number", "sex", "date_of_birth")
+    patients = list(_patients_matching(query).only(*columns)[offset : offset + per_page + 1])
+    if not patients and query and query.upper() != query and number == 1:
+        query = query.upper()  # record numbers are usually upper case: "uci-84" finds "UCI-84..."
+        patients = list(_patients_matching(query).only(*columns)[offset : offset + per_page + 1])
+    has_next = len(patients) > per_page
+    rows = [PatientRow(patient=p) for p in patients[:per_page]]
+    _attach_last_results(rows)
+    return PatientPage(rows=rows, number=number, has_next=has_next, query=query)
+
+
+def _attach_last_results(rows: list[PatientRow]) -> None:
+    """The latest panel (age, date) and its latest prediction, for this page's patients only."""
+    if not rows:
+        return
+    latest_panel = LabPanel.objects.filter(patient=OuterRef("pk")).order_by("-collected_at", "-id").values("id")[:1]
+    last_ids = dict(
+        Patient.objects.filter(pk__in=[row.patient.pk for row in rows])
+        .annotate(last_panel=Subquery(latest_panel))
+        .values_list("id", "last_panel")
+    )
+    panel_ids = [pid for pid in last_ids.values() if pid is not None]
+    panels = {p["id"]: p for p in LabPanel.objects.filter(pk__in=panel_ids).values("id", "age", "collected_at")}
+    predictions = {}
+    for panel_id, predicted_class, uncertain in (
+        Prediction.objects.filter(panel_id__in=panel_ids)
+        .order_by("panel_id", "created_at", "id")
+        .values_list("panel_id", "predicted_class", "uncertain")
+    ):
+        predictions[panel_id] = (predicted_class, uncertain)  # the latest wins
+    for row in rows:
+        panel_id = last_ids.get(row.patient.pk)
+        panel = panels.get(panel_id)
+        if panel is None:
+            continue
+        row.last_panel_id = panel_id
+        row.age = panel["age"]
+        row.last_collected_at = panel["collected_at"]
+        row.last_class, row.last_uncertain = predictions.get(panel_id, ("", False))
+
+
+@dataclass
+class PanelRow:
+    panel: LabPanel
+    prediction: Prediction | None
+
+
+def patient_panels(patient: Patient, *, limit: int = PANELS_ON_PATIENT_PAGE) -> list[PanelRow]:
+    """The patient's panels, newest first, each with its latest prediction."""
+    panels = list(LabPanel.objects.filter(patient=patient).order_by("-collected_at", "-id")[:limit])
+    latest: dict[int, Prediction] = {}
+    for prediction in (
+        Prediction.objects.filter(panel_id__in=[p.pk for p in panels])
+        .select_related("model_version")
+        .order_by("panel_id", "created_at", "id")
+    ):
+        latest[prediction.panel_id] = prediction
+    return [PanelRow(panel=p, prediction=latest.get(p.pk)) for p in panels]
+
+
+def lab_history_chart(panel_rows: list[PanelRow]) -> dict:
+    """Chart data: each lab test's values over time (oldest first) with its reference interval."""
+    series = {}
+    ordered = sorted(panel_rows, key=lambda row: (row.panel.collected_at, row.panel.pk))
+    for name, test in LAB_TESTS.items():
+        points = [
+            {"x": int(row.panel.collected_at.timestamp() * 1000), "y": getattr(row.panel, name)}
+            for row in ordered
+            if getattr(row.panel, name) is not None
+        ]
+        series[name] = {
+            "label": name,
+            "unit": test.unit,
+            "reference": [test.reference_low, test.reference_high],
+            "points": points,
+        }
+    return series
+
+
+def latest_prediction(panel: LabPanel) -> Prediction | None:
+    """The panel's prediction by the active model if any, else its most recent one."""
+    predictions = list(panel.predictions.select_related("model_version").order_by("-created_at", "-id"))
+    for prediction in predictions:
+        if prediction.model_version.status == ModelVersion.Status.ACTIVE:
+            return prediction
+    return predictions[0] if predictions else None
+
+
+# Models ------------------------------------------------------------------------------------------
+
+
+def headline_metrics(version: ModelVersion) -> list[dict]:
+    """The few metrics shown on the dashboard: accuracy, macro-F1, ROC AUC, ECE, recall per class."""
+    metrics = version.metrics or {}
+    found = [{"key": key, "value": metrics[key]} for key in HEADLINE_METRICS if _is_number(metrics.get(key))]
+    recall = metrics.get("recall")
+    if isinstance(recall, dict):
+        found += [{"key": f"recall_{name}", "value": recall[name]} for name in CLASSES if _is_number(recall.get(name))]
+    return found
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _per_class(metrics: dict, key: str, name: str):
+    """A per-class metric under either metrics[key][class] or metrics["per_class"][class][key]."""
+    value = metrics.get(key)
+    if isinstance(value, dict) and _is_number(value.get(name)):
+        return value[name]
+    per_class = metrics.get("per_class")
+    if isinstance(per_class, dict) and isinstance(per_class.get(name), dict):
+        value = per_class[name].get(key)
+        if _is_number(value):
+            return value
+    return None
+
+
+def _curve_points(curve) -> list[dict]:
+    """Points {x, y} from a curve stored as a list of pairs, a list of dicts or a dict of two lists."""
+    if isinstance(curve, dict):
+        for xs, ys in (
+            ("fpr", "tpr"),
+            ("recall", "precision"),
+            ("mean_predicted", "fraction_positive"),
+            ("confidence", "accuracy"),
+            ("predicted", "observed"),
+            ("x", "y"),
+        ):
+            if isinstance(curve.get(xs), list) and isinstance(curve.get(ys), list):
+                return [
+                    {"x": x, "y": y}
+                    for x, y in zip(curve[xs], curve[ys], strict=False)
+                    if _is_number(x) and _is_number(y)
+                ]
+        if isinstance(curve.get("points"), list):
+            return _curve_points(curve["points"])
+        return []
+    if isinstance(curve, list):
+        points = []
+        for item in curve:
+            if isinstance(item, (list, tuple)) and len(item) >= 2 and _is_number(item[0]) and _is_number(item[1]):
+                points.append({"x": item[0], "y": item[1]})
+            elif isinstance(item, dict):
+                x = next((item[k] for k in ("x", "fpr", "recall", "confidence", "mean_predicted") if k in item), None)
+                y = next(
+                    (item[k] for k in ("y", "tpr", "precision", "accuracy", "fraction_positive") if k in item), None
+                )
+                if _is_number(x) and _is_number(y):
+                    points.append({"x": x, "y": y})
+        return points
+    return []
+
+
+def _curves(metrics: dict, *keys: str) -> dict[str, list[dict]]:
+    for key in keys:
+        value = metrics.get(key)
+        if isinstance(value, dict):
+            return {name: _curve_points(value.get(name)) for name in CLASSES if name in value}
+    return {}
+
+
+def _reliability(metrics: dict) -> list[dict]:
+    for key in ("reliability_curve", "reliability", "calibration_curve", "calibration"):
+        value = metrics.get(key)
+        if isinstance(value, dict) and not any(
+            k in value for k in ("x", "confidence", "mean_predicted", "predicted", "points", "bins")
+        ):
+            # A calibration block holding the curve under a nested key.
+            for inner in ("reliability_curve", "reliability", "curve", "bins"):
+                if inner in value:
+                    return _curve_points(value[inner])
+        if isinstance(value, dict) and isinstance(value.get("bins"), list):
+            return _curve_points(value["bins"])
+        points = _curve_points(value)
+        if points:
+            return points
+    return []
+
+
+def model_performance(version: ModelVersion) -> dict:
+    """Everything the performance page draws for one version, read from its stored metrics JSON."""
+    metrics = version.metrics or {}
+    per_class = [
+        {
+            "class": name,
+            "precision": _per_class(metrics, "precision", name),
+            "recall": _per_class(metrics, "recall", name),
+            "f1": _per_class(metrics, "f1", name),
+            "auc": _per_class(metrics, "roc_auc", name),
+            "support": _per_class(metrics, "support", name),
+        }
+        for name in CLASSES
+    ]
+    matrix = metrics.get("confusion_matrix")
+    if isinstance(matrix, dict):
+        matrix = matrix.get("matrix") or matrix.get("values")
+    if not (isinstance(matrix, list) and len(matrix) == len(CLASSES) and all(isinstance(r, list) for r in matrix)):
+        matrix = None
+    return {
+        "version": version,
+        "summary": [
+            {"key": key, "value": metrics[key]} for key in (*HEADLINE_METRICS, "n") if _is_number(metrics.get(key))
+        ],
+        "per_class": per_class,
+        "confusion": _confusion_rows(matrix) if matrix else None,
+        "charts": {
+            "roc": _curves(metrics, "roc_curves", "roc_curve", "roc"),
+            "pr": _curves(metrics, "pr_curves", "pr_curve", "precision_recall_curves"),
+            "reliability": _reliability(metrics),
+        },
+    }
+
+
+def _confusion_rows(matrix: list[list]) -> list[dict]:
+    """Rows of the confusion matrix with a shade 0-9 per cell (share of the row), for CSS classes."""
+    rows = []
+    for name, counts in zip(CLASSES, matrix, strict=True):
+        total = sum(c for c in counts if _is_number(c)) or 1
+        cells = [{"count": c, "shade": min(9, int(10 * c / total)) if _is_number(c) else 0} for c in counts]
+        rows.append({"class": name, "cells": cells, "total": total})
+    return rows
+
+
+def model_versions():
+    return ModelVersion.objects.order_by("-created_at").select_related("trained_by", "activated_by")
+
+
+# Jobs --------------------------------------------------------------------------------------------
+
+
+def training_runs(*, limit: int = 50):
+    return list(TrainingRun.objects.select_related("result_version", "started_by").order_by("-created_at")[:limit])
+
+
+def scoring_jobs(*, limit: int = 50):
+    return list(ScoringJob.objects.select_related("model_version", "created_by").order_by("-created_at")[:limit])
+
+
+def job_progress(model, ids: list[int]) -> list[dict]:
+    """The live fields of some training runs or scoring jobs, for the progress poll."""
+    fields = ["id", "status", "progress", "message", "finished_at"]
+    if model is TrainingRun:
+        fields += ["epoch", "epochs", "val_macro_f1", "result_version_id"]
+    else:
+        fields += ["total_rows", "accepted_rows", "rejected_rows", "scored_rows"]
+    labels = dict(model._meta.get_field("status").choices)
+    rows = []
+    for row in model.objects.filter(pk__in=ids[:100]).values(*fields):
+        row["status_label"] = str(labels.get(row["status"], row["status"]))
+        row["finished_at"] = row["finished_at"].isoformat() if row["finished_at"] else None
+        row["done"] = row["status"] in ("succeeded", "failed")
+        rows.append(row)
+    return rows
