@@ -85,9 +85,7 @@ def _errors_text(errors) -> str:
     return "; ".join(error.message for error in errors)
 
 
-def parse_uci_line(
-    line_number: int, text: str
-) -> tuple[dict | None, str | None, str | None]:
+def parse_uci_line(line_number: int, text: str) -> tuple[dict | None, str | None, str | None]:
     """Parse one thyroid0387 line: (record, error reason, warning reason)."""
     parts = [part.strip() for part in text.strip().split(",")]
     if len(parts) != len(UCI_ATTRIBUTES) + 1:
@@ -99,7 +97,7 @@ def parse_uci_line(
             ),
             None,
         )
-    values = dict(zip(UCI_ATTRIBUTES, parts[:-1]))
+    values = dict(zip(UCI_ATTRIBUTES, parts[:-1], strict=True))
     tail = _UCI_TAIL.match(parts[-1])
     if tail is None:
         return (
@@ -120,9 +118,7 @@ def parse_uci_line(
         if measured not in ("t", "f"):
             problems.append(f"{test} measured {measured!r} is not one of t, f")
         elif (measured == "t") != present:
-            problems.append(
-                f"{test} measured is {measured} but the {test} value is {values[test]!r}"
-            )
+            problems.append(f"{test} measured is {measured} but the {test} value is {values[test]!r}")
 
     warning = None
     try:
@@ -193,13 +189,9 @@ def read_csv(source: str | os.PathLike | TextIO) -> ReadResult:
     if unknown:
         result.errors.append(RowError(1, f"unknown column(s): {', '.join(unknown)}"))
     if missing:
-        result.errors.append(
-            RowError(1, f"missing required column(s): {', '.join(missing)}")
-        )
+        result.errors.append(RowError(1, f"missing required column(s): {', '.join(missing)}"))
     if duplicated:
-        result.errors.append(
-            RowError(1, f"duplicated column(s): {', '.join(duplicated)}")
-        )
+        result.errors.append(RowError(1, f"duplicated column(s): {', '.join(duplicated)}"))
     if result.errors:
         return result
 
@@ -227,7 +219,7 @@ def read_csv(source: str | os.PathLike | TextIO) -> ReadResult:
                 )
             )
             continue
-        values = dict(zip(header, row))
+        values = dict(zip(header, row, strict=True))
         record, reason = _csv_record(values, number)
         if reason is not None:
             result.errors.append(RowError(number, reason))
@@ -244,9 +236,7 @@ def _csv_record(values: dict[str, str], number: int) -> tuple[dict | None, str |
         try:
             datetime.fromisoformat(collected_at)
         except ValueError:
-            problems.append(
-                f"collected_at {collected_at!r} is not an ISO 8601 date or date-time"
-            )
+            problems.append(f"collected_at {collected_at!r} is not an ISO 8601 date or date-time")
     if problems:
         return None, "; ".join(problems)
     diagnosis = (values.get("diagnosis") or "").strip() or None
@@ -268,9 +258,7 @@ def records_to_frame(records: Iterable[dict]):
     frame = pd.DataFrame(list(records))
     for name in INPUT_FIELDS:
         if name not in frame.columns:
-            frame[name] = pd.Series(
-                dtype="float64" if name in LAB_TESTS or name == "age" else "object"
-            )
+            frame[name] = pd.Series(dtype="float64" if name in LAB_TESTS or name == "age" else "object")
     for name in ("age", *LAB_TESTS):
         frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
     for name in HISTORY_FLAGS:
@@ -279,15 +267,11 @@ def records_to_frame(records: Iterable[dict]):
     return frame[[*INPUT_FIELDS, *extras]].reset_index(drop=True)
 
 
-def split_frame(
-    frame, *, seed: int = 0, val_size: float = 0.15, test_size: float = 0.15
-):
+def split_frame(frame, *, seed: int = 0, val_size: float = 0.15, test_size: float = 0.15):
     """Stratified (by "label") train / validation / test split with a fixed seed."""
     from sklearn.model_selection import train_test_split
 
-    rest, test = train_test_split(
-        frame, test_size=test_size, random_state=seed, stratify=frame["label"]
-    )
+    rest, test = train_test_split(frame, test_size=test_size, random_state=seed, stratify=frame["label"])
     train, val = train_test_split(
         rest,
         test_size=val_size / (1 - test_size),

@@ -35,9 +35,7 @@ LAB_TESTS: dict[str, LabTest] = {
     "TT4": LabTest("TT4", "Total T4", "nmol/L", 0.0, 700.0, 3.7, 363.0, 64.0, 144.0),
     "T4U": LabTest("T4U", "T4 uptake", "", 0.05, 5.0, 0.29, 2.0, 0.8, 1.3),
     # FTI = TT4 / T4U, hence in nmol/L-equivalent units (not the US 1-5 convention).
-    "FTI": LabTest(
-        "FTI", "Free thyroxine index", "nmol/L", 0.0, 1000.0, None, None, 70.0, 155.0
-    ),
+    "FTI": LabTest("FTI", "Free thyroxine index", "nmol/L", 0.0, 1000.0, None, None, 70.0, 155.0),
     "TBG": LabTest("TBG", "TBG", "mg/L", 0.0, 300.0, None, None, 11.0, 27.0),
 }
 
@@ -199,9 +197,7 @@ def _parse_flag(field: str, value) -> bool:
             return True
         if text in _FALSE:
             return False
-    raise InputError(
-        field, f"{field} {value!r} is not a yes/no value (use t/f, true/false or 0/1)"
-    )
+    raise InputError(field, f"{field} {value!r} is not a yes/no value (use t/f, true/false or 0/1)")
 
 
 def _parse_sex(value) -> str | None:

@@ -79,9 +79,7 @@ def test_read_uci_reads_the_whole_dev_file_cleanly(dev_data_path):
 
 
 def csv_text(header, *rows):
-    return io.StringIO(
-        "\n".join([",".join(header), *(",".join(row) for row in rows)]) + "\n"
-    )
+    return io.StringIO("\n".join([",".join(header), *(",".join(row) for row in rows)]) + "\n")
 
 
 def csv_row(**overrides):
@@ -105,11 +103,7 @@ def test_read_csv_reads_rows_and_optional_columns():
     result = read_csv(csv_text(header, [*csv_row(), "G", "r1", "2024-03-01T10:00"]))
     assert result.errors == []
     (record,) = result.records
-    assert (
-        record["TSH"] == 12.0
-        and record["label"] == "hypothyroid"
-        and record["line"] == 2
-    )
+    assert record["TSH"] == 12.0 and record["label"] == "hypothyroid" and record["line"] == 2
     assert record["collected_at"] == "2024-03-01T10:00"
 
 
@@ -123,11 +117,7 @@ def test_read_csv_reports_unknown_and_missing_columns_once_on_line_1():
 
 
 def test_read_csv_reports_bad_rows_with_their_line_number():
-    result = read_csv(
-        csv_text(
-            INPUT_FIELDS, csv_row(), csv_row(TSH="-3"), csv_row(sex="Q"), csv_row()[:5]
-        )
-    )
+    result = read_csv(csv_text(INPUT_FIELDS, csv_row(), csv_row(TSH="-3"), csv_row(sex="Q"), csv_row()[:5]))
     assert len(result.records) == 1
     assert [error.line for error in result.errors] == [3, 4, 5]
     assert "TSH" in result.errors[0].reason and "sex" in result.errors[1].reason

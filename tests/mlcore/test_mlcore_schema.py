@@ -110,9 +110,7 @@ def test_unknown_field_is_an_error_unless_allowed():
 
 
 def test_validate_panel_all_reports_every_problem():
-    clean, errors = validate_panel_all(
-        panel(TSH=1200, sex="X", goitre="maybe", referral_source="NOWHERE")
-    )
+    clean, errors = validate_panel_all(panel(TSH=1200, sex="X", goitre="maybe", referral_source="NOWHERE"))
     assert clean is None
     assert {error.field for error in errors} == {
         "TSH",

@@ -1,0 +1,181 @@
+"""Feature encoding fitted on training rows only and saved with the model.
+
+Numeric inputs (age, the six lab tests and the derived T3/TT4 ratio) get a
+piecewise-linear encoding whose bin edges are the split points of a small
+decision tree fitted on the training labels (Gorishniy et al. 2022), plus a
+robust-scaled, softly clipped log value and a missing indicator. A missing
+value encodes as zeros with its indicator set. Flags are 0/1, sex and
+referral source are one-hot.
+
+Transforming needs numpy only (the web process never imports scikit-learn);
+fitting imports scikit-learn.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mlcore.schema import CLASSES, HISTORY_FLAGS, LAB_TESTS, REFERRAL_SOURCES, SEXES
+
+# Numeric features in encoding order; "T3_TT4_ratio" is derived (T3 / TT4, both nmol/L).
+NUMERIC_FEATURES = ("age", *LAB_TESTS, "T3_TT4_ratio")
+
+
+def _column(rows, name: str) -> np.ndarray:
+    """One column of a list of panel dicts or of a DataFrame, as an object array."""
+    if hasattr(rows, "columns"):
+        if name not in rows.columns:
+            return np.full(len(rows), None, dtype=object)
+        return rows[name].to_numpy(dtype=object)
+    return np.array([row.get(name) for row in rows] + [None], dtype=object)[:-1]
+
+
+def _numeric(rows, name: str) -> np.ndarray:
+    if hasattr(rows, "columns") and name in rows.columns:
+        return rows[name].to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.array([np.nan if v is None else v for v in _column(rows, name)], dtype=np.float64)
+
+
+def _flags(rows, name: str) -> np.ndarray:
+    if hasattr(rows, "columns") and name in rows.columns and rows[name].dtype == bool:
+        return rows[name].to_numpy()
+    return _column(rows, name) == True  # noqa: E712 (elementwise on an object array)
+
+
+def numeric_matrix(rows) -> np.ndarray:
+    """(n, len(NUMERIC_FEATURES)) raw numeric values, NaN where missing."""
+    n = len(rows)
+    matrix = np.full((n, len(NUMERIC_FEATURES)), np.nan)
+    for j, name in enumerate(NUMERIC_FEATURES[:-1]):
+        matrix[:, j] = _numeric(rows, name)
+    t3, tt4 = matrix[:, 2], matrix[:, 3]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(tt4 > 0, t3 / tt4, np.nan)
+    matrix[:, -1] = ratio
+    return matrix
+
+
+def tree_cut_edges(
+    values: np.ndarray, labels: np.ndarray, *, max_leaves: int, min_leaf: int, seed: int = 0
+) -> list[float]:
+    """Bin edges for one feature: the split points of a small tree fitted on (value, label)."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    present = ~np.isnan(values)
+    x, y = values[present], labels[present]
+    if len(x) == 0:
+        return [0.0, 1.0]
+    low, high = float(np.min(x)), float(np.max(x))
+    if len(np.unique(y)) < 2 or low == high or len(x) < 2 * min_leaf:
+        return [low, high if high > low else low + 1.0]
+    tree = DecisionTreeClassifier(max_leaf_nodes=max_leaves, min_samples_leaf=min_leaf, random_state=seed).fit(
+        x.reshape(-1, 1), y
+    )
+    splits = tree.tree_.threshold[tree.tree_.feature >= 0]
+    return sorted({low, high, *(float(s) for s in splits)})
+
+
+@dataclass
+class Preprocessor:
+    """Encodes validated panels as a float32 matrix; fit on training rows, then save/load as JSON."""
+
+    max_leaves: int = 16
+    min_leaf: int = 24
+    edges: dict[str, list[float]] = field(default_factory=dict)
+    log_median: dict[str, float] = field(default_factory=dict)
+    log_scale: dict[str, float] = field(default_factory=dict)
+
+    def fit(self, rows, labels: Sequence[str], *, seed: int = 0) -> Preprocessor:
+        y = np.array([CLASSES.index(label) for label in labels])
+        matrix = numeric_matrix(rows)
+        for j, name in enumerate(NUMERIC_FEATURES):
+            values = matrix[:, j]
+            self.edges[name] = tree_cut_edges(values, y, max_leaves=self.max_leaves, min_leaf=self.min_leaf, seed=seed)
+            logs = np.log1p(np.maximum(values[~np.isnan(values)], 0.0))
+            if len(logs):
+                q25, q50, q75 = np.percentile(logs, [25, 50, 75])
+                self.log_median[name] = float(q50)
+                self.log_scale[name] = float(max(q75 - q25, 1e-3))
+            else:
+                self.log_median[name], self.log_scale[name] = 0.0, 1.0
+        return self
+
+    @property
+    def feature_groups(self) -> dict[str, list[int]]:
+        """Encoded column indices of each input (numeric features, flags, "sex", "referral_source")."""
+        groups: dict[str, list[int]] = {}
+        start = 0
+        for name in NUMERIC_FEATURES:
+            width = len(self.edges[name]) - 1 + 2
+            groups[name] = list(range(start, start + width))
+            start += width
+        for name in HISTORY_FLAGS:
+            groups[name] = [start]
+            start += 1
+        groups["sex"] = list(range(start, start + len(SEXES)))
+        start += len(SEXES)
+        groups["referral_source"] = list(range(start, start + len(REFERRAL_SOURCES)))
+        return groups
+
+    @property
+    def n_features(self) -> int:
+        return sum(len(columns) for columns in self.feature_groups.values())
+
+    def transform(self, rows) -> np.ndarray:
+        """Encode validated panels (list of dicts or DataFrame with INPUT_FIELDS columns)."""
+        if not self.edges:
+            raise RuntimeError("the preprocessor is not fitted")
+        groups = self.feature_groups
+        out = np.zeros((len(rows), self.n_features), dtype=np.float32)
+        matrix = numeric_matrix(rows)
+        for j, name in enumerate(NUMERIC_FEATURES):
+            values = matrix[:, j]
+            missing = np.isnan(values)
+            filled = np.where(missing, 0.0, values)
+            edges = np.asarray(self.edges[name])
+            columns = groups[name]
+            ramps = out[:, columns[0] : columns[-1] - 1]
+            np.clip((filled[:, None] - edges[None, :-1]) / np.diff(edges)[None, :], 0.0, 1.0, out=ramps)
+            ramps[missing] = 0.0
+            z = (np.log1p(np.maximum(filled, 0.0)) - self.log_median[name]) / self.log_scale[name]
+            # Smooth clipping (RealMLP): roughly linear near 0, bounded by 3 for extreme values.
+            out[:, columns[-2]] = np.where(missing, 0.0, z / np.sqrt(1.0 + (z / 3.0) ** 2))
+            out[:, columns[-1]] = missing
+        for name in HISTORY_FLAGS:
+            out[:, groups[name][0]] = _flags(rows, name)
+        for name, codes in (("sex", SEXES), ("referral_source", REFERRAL_SOURCES)):
+            values = _column(rows, name)
+            for column, code in zip(groups[name], codes, strict=True):
+                out[:, column] = values == code
+        return out
+
+    def to_dict(self) -> dict:
+        return {
+            "max_leaves": self.max_leaves,
+            "min_leaf": self.min_leaf,
+            "edges": self.edges,
+            "log_median": self.log_median,
+            "log_scale": self.log_scale,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> Preprocessor:
+        return cls(
+            max_leaves=data["max_leaves"],
+            min_leaf=data["min_leaf"],
+            edges={k: [float(v) for v in vs] for k, vs in data["edges"].items()},
+            log_median={k: float(v) for k, v in data["log_median"].items()},
+            log_scale={k: float(v) for k, v in data["log_scale"].items()},
+        )
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=1))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Preprocessor:
+        return cls.from_dict(json.loads(Path(path).read_text()))
