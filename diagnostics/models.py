@@ -270,6 +270,22 @@ class AppendOnlyError(Exception):
     pass
 
 
+class AuditEventQuerySet(models.QuerySet):
+    """Bulk changes are refused too: the trail is only ever appended to."""
+
+    def update(self, **kwargs):
+        raise AppendOnlyError("audit events cannot be changed")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AppendOnlyError("audit events cannot be changed")
+
+    def delete(self):
+        raise AppendOnlyError("audit events cannot be deleted")
+
+    def _raw_delete(self, using):
+        raise AppendOnlyError("audit events cannot be deleted")
+
+
 class AuditEvent(models.Model):
     """Who did what to which record, when, from where. Append-only."""
 
@@ -283,6 +299,8 @@ class AuditEvent(models.Model):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     details = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

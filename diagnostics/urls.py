@@ -1,9 +1,10 @@
-from django.urls import path
+from django.urls import include, path
 
-from diagnostics.views import dashboard, jobs, panels, patients, performance
+from diagnostics.views import audit, dashboard, jobs, panels, patients, performance
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
+    path("audit/", include(audit.urlpatterns)),
     path("patients/", patients.patient_list, name="patient_list"),
     path("patients/<int:pk>/", patients.patient_detail, name="patient_detail"),
     path("panels/new/", panels.panel_create, name="panel_create"),

@@ -1,3 +1,7 @@
-from django.urls import path
+from django.urls import include, path
 
-urlpatterns: list = []
+from diagnostics.api import audit
+
+urlpatterns: list = [
+    path("audit/", include(audit.urlpatterns)),
+]

@@ -11,7 +11,15 @@ def client_ip(request) -> str | None:
 
 
 def record_event(
-    *, action: str, actor=None, request=None, obj=None, object_type: str = "", object_id: str = "", **details
+    *,
+    action: str,
+    actor=None,
+    request=None,
+    obj=None,
+    object_type: str = "",
+    object_id: str = "",
+    actor_username: str = "",
+    **details,
 ) -> AuditEvent:
     """Append an audit event. ``details`` must hold no patient-identifying data beyond ids."""
     if actor is None and request is not None:
@@ -23,7 +31,8 @@ def record_event(
         object_id = object_id or str(obj.pk)
     return AuditEvent.objects.create(
         actor=actor,
-        actor_username=actor.get_username() if actor is not None else "",
+        # Without an actor (a failed login), the name that was tried.
+        actor_username=actor.get_username() if actor is not None else actor_username,
         action=action,
         object_type=object_type,
         object_id=str(object_id),

@@ -1,0 +1,49 @@
+"""Structured logs: one JSON object per line, tagged with the id of the request that wrote it.
+
+``RequestIdMiddleware`` (in ``diagnostics.middleware``) sets the id for the
+duration of a request; Celery tasks and commands log with ``request_id``
+``"-"``. Never log names, record numbers or lab values: log ids and counts.
+"""
+
+import contextvars
+import json
+import logging
+from datetime import UTC, datetime
+
+current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("thyroweb_request_id", default="-")
+
+# Attributes every LogRecord has; anything else was passed with ``extra=`` and is kept.
+_STANDARD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "request_id"}
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+class RequestIdFilter(logging.Filter):
+    """Put the current request id on every record (for any formatter)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = current_request_id.get()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """Format a record as one line of JSON: time, level, logger, message, request id, extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None) or current_request_id.get(),
+        }
+        for key, value in vars(record).items():
+            # Plain values only: objects such as Django's ``request`` would print query strings.
+            if key not in _STANDARD_ATTRIBUTES and not key.startswith("_") and isinstance(value, _PLAIN):
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(entry, default=str, ensure_ascii=False)

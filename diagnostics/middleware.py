@@ -1,0 +1,79 @@
+"""Request ids for the logs and the Content-Security-Policy header."""
+
+import re
+import uuid
+
+from django.conf import settings
+
+from diagnostics.logs import current_request_id
+
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+# Only our own scripts, styles and images; no framing; forms post to us only.
+DEFAULT_CONTENT_SECURITY_POLICY = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data:",
+    "font-src": "'self'",
+    "connect-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+
+class RequestIdMiddleware:
+    """Give each request an id (the caller's X-Request-ID if it looks safe), log with it, echo it back."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        request.request_id = request_id
+        token = current_request_id.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            current_request_id.reset(token)
+        response.headers["X-Request-ID"] = request_id
+        return response
+
+
+def content_security_policy(overrides: dict[str, str] | None = None) -> str:
+    policy = {**DEFAULT_CONTENT_SECURITY_POLICY, **getattr(settings, "CONTENT_SECURITY_POLICY", {})}
+    policy.update(overrides or {})
+    return "; ".join(f"{directive} {sources}" for directive, sources in policy.items())
+
+
+def _view_overrides(view_func) -> dict[str, str] | None:
+    """A view (function or DRF/class-based) may relax directives with ``content_security_policy``."""
+    for candidate in (view_func, getattr(view_func, "cls", None), getattr(view_func, "view_class", None)):
+        overrides = getattr(candidate, "content_security_policy", None)
+        if overrides:
+            return overrides
+    return None
+
+
+class ContentSecurityPolicyMiddleware:
+    """Send a Content-Security-Policy on every response that has none (Django 5.2 has no built-in CSP)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.default_header = content_security_policy()
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if "Content-Security-Policy" not in response.headers:
+            overrides = getattr(request, "_csp_overrides", None)
+            response.headers["Content-Security-Policy"] = (
+                content_security_policy(overrides) if overrides else self.default_header
+            )
+        return response
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        request._csp_overrides = _view_overrides(view_func)
+        return None

@@ -1,0 +1,32 @@
+"""Audit of logins: success, failure, logout and lockout, from Django's and django-axes' signals."""
+
+from axes.signals import user_locked_out
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+
+from diagnostics.services.audit import record_event
+
+USERNAME_MAX = 150
+
+
+@receiver(user_logged_in, dispatch_uid="thyroweb_audit_login")
+def audit_login(sender, request, user, **kwargs) -> None:
+    record_event(action="auth.login", actor=user, request=request)
+
+
+@receiver(user_logged_out, dispatch_uid="thyroweb_audit_logout")
+def audit_logout(sender, request, user, **kwargs) -> None:
+    if user is not None:
+        record_event(action="auth.logout", actor=user, request=request)
+
+
+@receiver(user_login_failed, dispatch_uid="thyroweb_audit_login_failed")
+def audit_login_failed(sender, credentials, request=None, **kwargs) -> None:
+    # The attempted user name is kept (a security officer needs it); the password never reaches here.
+    username = str(credentials.get("username", ""))[:USERNAME_MAX]
+    record_event(action="auth.login_failed", actor_username=username, request=request)
+
+
+@receiver(user_locked_out, dispatch_uid="thyroweb_audit_lockout")
+def audit_lockout(sender, request, username=None, ip_address=None, **kwargs) -> None:
+    record_event(action="auth.lockout", actor_username=str(username or "")[:USERNAME_MAX], request=request)
