@@ -1,5 +1,6 @@
 """Reads for the pages (and the API where it needs the same): dashboard, patients, panels, models, jobs."""
 
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -191,114 +192,62 @@ def headline_metrics(version: ModelVersion) -> list[dict]:
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite int or float (NaN metrics, e.g. an AUC with one class absent, are left out)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _per_class(metrics: dict, key: str, name: str):
-    """A per-class metric under either metrics[key][class] or metrics["per_class"][class][key]."""
+    """A per-class metric stored as metrics[key][class] (mlcore.evaluate), or None."""
     value = metrics.get(key)
     if isinstance(value, dict) and _is_number(value.get(name)):
         return value[name]
-    per_class = metrics.get("per_class")
-    if isinstance(per_class, dict) and isinstance(per_class.get(name), dict):
-        value = per_class[name].get(key)
-        if _is_number(value):
-            return value
     return None
 
 
-def _curve_points(curve) -> list[dict]:
-    """Points {x, y} from a curve stored as a list of pairs, a list of dicts or a dict of two lists."""
-    if isinstance(curve, dict):
-        for xs, ys in (
-            ("fpr", "tpr"),
-            ("recall", "precision"),
-            ("mean_predicted", "fraction_positive"),
-            ("confidence", "accuracy"),
-            ("predicted", "observed"),
-            ("x", "y"),
-        ):
-            if isinstance(curve.get(xs), list) and isinstance(curve.get(ys), list):
-                return [
-                    {"x": x, "y": y}
-                    for x, y in zip(curve[xs], curve[ys], strict=False)
-                    if _is_number(x) and _is_number(y)
-                ]
-        if isinstance(curve.get("points"), list):
-            return _curve_points(curve["points"])
+def _points(curve, x_name: str, y_name: str) -> list[dict]:
+    """Chart points {x, y} from a curve stored as a list of dicts (mlcore.evaluate's point lists)."""
+    if not isinstance(curve, list):
         return []
-    if isinstance(curve, list):
-        points = []
-        for item in curve:
-            if isinstance(item, (list, tuple)) and len(item) >= 2 and _is_number(item[0]) and _is_number(item[1]):
-                points.append({"x": item[0], "y": item[1]})
-            elif isinstance(item, dict):
-                x = next((item[k] for k in ("x", "fpr", "recall", "confidence", "mean_predicted") if k in item), None)
-                y = next(
-                    (item[k] for k in ("y", "tpr", "precision", "accuracy", "fraction_positive") if k in item), None
-                )
-                if _is_number(x) and _is_number(y):
-                    points.append({"x": x, "y": y})
-        return points
-    return []
+    return [
+        {"x": point[x_name], "y": point[y_name]}
+        for point in curve
+        if isinstance(point, dict) and _is_number(point.get(x_name)) and _is_number(point.get(y_name))
+    ]
 
 
-def _curves(metrics: dict, *keys: str) -> dict[str, list[dict]]:
-    for key in keys:
-        value = metrics.get(key)
-        if isinstance(value, dict):
-            return {name: _curve_points(value.get(name)) for name in CLASSES if name in value}
-    return {}
-
-
-def _reliability(metrics: dict) -> list[dict]:
-    for key in ("reliability_curve", "reliability", "calibration_curve", "calibration"):
-        value = metrics.get(key)
-        if isinstance(value, dict) and not any(
-            k in value for k in ("x", "confidence", "mean_predicted", "predicted", "points", "bins")
-        ):
-            # A calibration block holding the curve under a nested key.
-            for inner in ("reliability_curve", "reliability", "curve", "bins"):
-                if inner in value:
-                    return _curve_points(value[inner])
-        if isinstance(value, dict) and isinstance(value.get("bins"), list):
-            return _curve_points(value["bins"])
-        points = _curve_points(value)
-        if points:
-            return points
-    return []
+def _curves(metrics: dict, key: str, x_name: str, y_name: str) -> dict[str, list[dict]]:
+    curves = metrics.get(key)
+    if not isinstance(curves, dict):
+        return {}
+    return {name: _points(curves.get(name), x_name, y_name) for name in CLASSES if name in curves}
 
 
 def model_performance(version: ModelVersion) -> dict:
-    """Everything the performance page draws for one version, read from its stored metrics JSON."""
+    """Everything the performance page draws for one version, read from its metrics (mlcore.evaluate's JSON)."""
     metrics = version.metrics or {}
     per_class = [
         {
             "class": name,
-            "precision": _per_class(metrics, "precision", name),
-            "recall": _per_class(metrics, "recall", name),
-            "f1": _per_class(metrics, "f1", name),
+            **{key: _per_class(metrics, key, name) for key in ("precision", "recall", "f1", "support")},
             "auc": _per_class(metrics, "roc_auc", name),
-            "support": _per_class(metrics, "support", name),
         }
         for name in CLASSES
     ]
     matrix = metrics.get("confusion_matrix")
     if isinstance(matrix, dict):
-        matrix = matrix.get("matrix") or matrix.get("values")
-    if not (isinstance(matrix, list) and len(matrix) == len(CLASSES) and all(isinstance(r, list) for r in matrix)):
-        matrix = None
+        matrix = matrix.get("matrix")
+    valid = isinstance(matrix, list) and len(matrix) == len(CLASSES) and all(isinstance(r, list) for r in matrix)
     return {
         "version": version,
         "summary": [
             {"key": key, "value": metrics[key]} for key in (*HEADLINE_METRICS, "n") if _is_number(metrics.get(key))
         ],
         "per_class": per_class,
-        "confusion": _confusion_rows(matrix) if matrix else None,
+        "confusion": _confusion_rows(matrix) if valid else None,
         "charts": {
-            "roc": _curves(metrics, "roc_curves", "roc_curve", "roc"),
-            "pr": _curves(metrics, "pr_curves", "pr_curve", "precision_recall_curves"),
-            "reliability": _reliability(metrics),
+            "roc": _curves(metrics, "roc_curves", "fpr", "tpr"),
+            "pr": _curves(metrics, "pr_curves", "recall", "precision"),
+            "reliability": _points(metrics.get("reliability_curve"), "confidence", "accuracy"),
         },
     }
 

@@ -3,29 +3,37 @@
 import re
 
 from django import template
+from django.utils.formats import get_format
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from diagnostics.models import LabPanel
+from mlcore.schema import HISTORY_FLAGS, LAB_TESTS
 
 register = template.Library()
 
 CLASS_LABELS = {
-    "normal": _("normal"),
-    "hyperthyroid": _("hyperthyroid"),
-    "hypothyroid": _("hypothyroid"),
-    "other": _("other"),
+    "normal": gettext_lazy("normal"),
+    "hyperthyroid": gettext_lazy("hyperthyroid"),
+    "hypothyroid": gettext_lazy("hypothyroid"),
+    "other": gettext_lazy("other"),
 }
 
 METRIC_LABELS = {
-    "accuracy": _("Accuracy"),
-    "macro_f1": _("Macro-F1"),
-    "roc_auc_ovr": _("ROC AUC (one vs rest)"),
-    "ece": _("Expected calibration error"),
-    "n": _("Evaluation rows"),
-    "recall_normal": _("Recall, normal"),
-    "recall_hyperthyroid": _("Recall, hyperthyroid"),
-    "recall_hypothyroid": _("Recall, hypothyroid"),
+    "accuracy": gettext_lazy("Accuracy"),
+    "macro_f1": gettext_lazy("Macro-F1"),
+    "roc_auc_ovr": gettext_lazy("ROC AUC (one vs rest)"),
+    "ece": gettext_lazy("Expected calibration error"),
+    "n": gettext_lazy("Evaluation rows"),
+    "recall_normal": gettext_lazy("Recall, normal"),
+    "recall_hyperthyroid": gettext_lazy("Recall, hyperthyroid"),
+    "recall_hypothyroid": gettext_lazy("Recall, hypothyroid"),
 }
+
+# Derived inputs that mlcore names itself (the lab tests keep their names).
+_FEATURE_LABELS = {"age": gettext_lazy("age"), "T3_TT4_ratio": gettext_lazy("T3/TT4 ratio")}
 
 
 @register.filter
@@ -125,3 +133,41 @@ def markdown_card(text: str) -> str:
         html.append("<pre><code>" + escape("\n".join(code)) + "</code></pre>")
     flush()
     return mark_safe("\n".join(html))
+
+
+@register.filter
+def top_probability(prediction) -> float:
+    return max(prediction.probabilities.values())
+
+
+def _number(value: float) -> str:
+    return f"{value:.3g}".replace(".", get_format("DECIMAL_SEPARATOR"))
+
+
+def _explained_input(item: dict) -> str:
+    """The input of an explanation item in the clinician's language (mlcore words it in English)."""
+    feature, value, label = item.get("feature", ""), item.get("value"), item.get("label", "")
+    if feature in LAB_TESTS or feature == "age" or isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value is None:
+            return _("%(test)s not measured") % {"test": _FEATURE_LABELS.get(feature, label)}
+        unit = _("years") if feature == "age" else item.get("unit", "")
+        return f"{_FEATURE_LABELS.get(feature, label)} {_number(value)} {unit}".rstrip()
+    if feature == "sex":
+        return _("sex %(sex)s") % {"sex": value} if value else _("sex unknown")
+    if feature == "referral_source":
+        return _("referral source %(source)s") % {"source": value}
+    if feature in HISTORY_FLAGS:
+        flag = LabPanel._meta.get_field(feature).verbose_name
+        return f"{flag}: {_('yes') if value else _('no')}"
+    return ""
+
+
+@register.filter
+def explanation_text(item) -> str:
+    """'TSH 45 mU/L pushed towards hypothyroid', translated; falls back to mlcore's own text."""
+    if not isinstance(item, dict):
+        return str(item)
+    what = _explained_input(item)
+    if not what or item.get("towards") not in CLASS_LABELS:
+        return item.get("text", "")
+    return _("%(input)s pushed towards %(class)s") % {"input": what, "class": CLASS_LABELS[item["towards"]]}

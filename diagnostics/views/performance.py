@@ -11,6 +11,7 @@ from diagnostics.access import CLINICIAN, DATA_MANAGER, role_required
 from diagnostics.forms import ModelActivationForm, ModelCompareForm
 from diagnostics.models import ModelVersion
 from diagnostics.services import registry
+from diagnostics.templatetags.pages import class_label
 
 
 @role_required(CLINICIAN)
@@ -78,7 +79,11 @@ def model_activate(request, pk: int):
 
 
 def _chart_data(performance: dict) -> dict:
-    return {"version": performance["version"].version, **performance["charts"]}
+    return {
+        "version": performance["version"].version,
+        "class_labels": {name: class_label(name) for name in selectors.CLASSES},
+        **performance["charts"],
+    }
 
 
 def _comparison_rows(performances: list[dict]) -> list[dict]:
