@@ -1,7 +1,31 @@
-from django.urls import include, path
+"""The REST API, version 1 (mounted at /api/v1/). Every view declares its required_role."""
 
-from diagnostics.api import audit
+from django.urls import path
 
-urlpatterns: list = [
-    path("audit/", include(audit.urlpatterns)),
+from diagnostics.api.views import docs, fhir, jobs, patients, predict, predictions, registry
+
+urlpatterns = [
+    path("schema/", docs.SchemaView.as_view(), name="api-schema"),
+    path("docs/", docs.DocsView.as_view(), name="api-docs"),
+    path("predict", predict.Predict.as_view(), name="api-predict"),
+    path("predict/bulk", predict.BulkPredict.as_view(), name="api-predict-bulk"),
+    path("patients/", patients.PatientList.as_view(), name="api-patients"),
+    path("patients/<int:pk>/", patients.PatientDetail.as_view(), name="api-patient"),
+    path("patients/<int:pk>/panels/", patients.PatientPanels.as_view(), name="api-patient-panels"),
+    path("patients/<int:pk>/fhir/", fhir.FhirPatientExport.as_view(), name="api-patient-fhir"),
+    path("fhir/Bundle", fhir.FhirImport.as_view(), name="api-fhir-import"),
+    path("predictions/", predictions.PredictionList.as_view(), name="api-predictions"),
+    path("predictions/<int:pk>/", predictions.PredictionDetail.as_view(), name="api-prediction"),
+    path("model-versions/", registry.ModelVersionList.as_view(), name="api-model-versions"),
+    path("model-versions/<str:version>/", registry.ModelVersionDetail.as_view(), name="api-model-version"),
+    path(
+        "model-versions/<str:version>/activate",
+        registry.ModelVersionActivate.as_view(),
+        name="api-model-version-activate",
+    ),
+    path("training-runs/", jobs.TrainingRunList.as_view(), name="api-training-runs"),
+    path("training-runs/<int:pk>/", jobs.TrainingRunDetail.as_view(), name="api-training-run"),
+    path("scoring-jobs/", jobs.ScoringJobList.as_view(), name="api-scoring-jobs"),
+    path("scoring-jobs/<int:pk>/", jobs.ScoringJobDetail.as_view(), name="api-scoring-job"),
+    path("scoring-jobs/<int:pk>/results", jobs.ScoringJobResults.as_view(), name="api-scoring-job-results"),
 ]

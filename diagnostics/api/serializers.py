@@ -1,0 +1,295 @@
+"""API input and output shapes.
+
+Lab panel input is validated by ``mlcore.schema`` (the one place for ranges
+and units) after a strict JSON type check (:func:`panel_type_errors`); the
+panel serializers below document that shape in the OpenAPI schema.
+"""
+
+import math
+from datetime import date
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from diagnostics.models import LabPanel, ModelVersion, Patient, Prediction, ScoringJob, TrainingRun
+from mlcore.schema import AGE_MAX, AGE_MIN, CLASSES, HISTORY_FLAGS, LAB_TESTS, REFERRAL_SOURCES, SEXES
+
+NUMERIC_FIELDS = ("age", *LAB_TESTS)
+PANEL_FIELDS = ("age", "sex", *HISTORY_FLAGS, *LAB_TESTS, "referral_source")
+
+
+class StrictFieldsMixin:
+    """Refuse fields the serializer does not know, instead of silently dropping them."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(str(key) for key in data if key not in self.fields)
+            if unknown:
+                raise serializers.ValidationError({key: [f"unknown field {key!r}"] for key in unknown})
+        return super().to_internal_value(data)
+
+
+def panel_type_errors(data: dict, allowed: tuple[str, ...] = PANEL_FIELDS) -> dict[str, list[str]]:
+    """JSON type problems of a panel body (ranges are mlcore's business)."""
+    errors: dict[str, list[str]] = {}
+    for key, value in data.items():
+        if key not in allowed:
+            errors[str(key)] = [f"unknown field {key!r}"]
+        elif key in NUMERIC_FIELDS:
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                errors[key] = [f"{key} {value!r} is not a number (null = not measured)"]
+            elif isinstance(value, int) and abs(value) > 1e15 or isinstance(value, float) and not math.isfinite(value):
+                errors[key] = [f"{key} is not a plausible number"]
+        elif key in HISTORY_FLAGS:
+            if not isinstance(value, bool):
+                errors[key] = [f"{key} {value!r} is not true or false"]
+        elif key == "sex":
+            if value is not None and value not in SEXES:
+                errors[key] = [f"sex {value!r} is not one of F, M (or null if unknown)"]
+        elif key == "referral_source":
+            if value not in REFERRAL_SOURCES:
+                errors[key] = [f"referral_source {value!r} is not one of {', '.join(REFERRAL_SOURCES)}"]
+    return errors
+
+
+def _lab_field(name: str) -> serializers.FloatField:
+    test = LAB_TESTS[name]
+    unit = f" in {test.unit}" if test.unit else " (ratio)"
+    return serializers.FloatField(
+        required=False,
+        allow_null=True,
+        min_value=test.plausible_min,
+        max_value=test.plausible_max,
+        help_text=f"{test.label}{unit}; null or absent = not measured. Reference {test.reference_low}-"
+        f"{test.reference_high}.",
+    )
+
+
+class PanelValuesSerializer(serializers.Serializer):
+    """One panel's values, named as in the UCI data; absent = not measured / not present."""
+
+    age = serializers.FloatField(
+        required=False, allow_null=True, min_value=AGE_MIN, max_value=AGE_MAX, help_text="years"
+    )
+    sex = serializers.ChoiceField(choices=SEXES, required=False, allow_null=True)
+    referral_source = serializers.ChoiceField(choices=REFERRAL_SOURCES, required=False, default="other")
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for flag in HISTORY_FLAGS:
+            fields[flag] = serializers.BooleanField(required=False, default=False)
+        for name in LAB_TESTS:
+            fields[name] = _lab_field(name)
+        return fields
+
+
+class PredictRequestSerializer(PanelValuesSerializer):
+    patient = serializers.CharField(
+        required=False,
+        max_length=64,
+        help_text="Medical record number; with store=true the panel is stored for this patient (created if new).",
+    )
+    store = serializers.BooleanField(required=False, default=False, help_text="Store the panel and its prediction.")
+    collected_at = serializers.DateTimeField(required=False, help_text="When the sample was taken (default: now).")
+
+
+class PanelCreateSerializer(PanelValuesSerializer):
+    collected_at = serializers.DateTimeField(required=False, help_text="When the sample was taken (default: now).")
+
+
+class BulkPredictRequestSerializer(serializers.Serializer):
+    panels = PanelValuesSerializer(many=True, help_text="1 to 10,000 panels.")
+
+
+class ExplanationItemSerializer(serializers.Serializer):
+    text = serializers.CharField(help_text="e.g. 'TSH 45 mU/L pushed towards hypothyroid'")
+    feature = serializers.CharField(required=False)
+    towards = serializers.ChoiceField(choices=CLASSES, required=False)
+    contribution = serializers.FloatField(required=False)
+
+
+class ProbabilitiesSerializer(serializers.Serializer):
+    normal = serializers.FloatField(min_value=0, max_value=1)
+    hyperthyroid = serializers.FloatField(min_value=0, max_value=1)
+    hypothyroid = serializers.FloatField(min_value=0, max_value=1)
+
+
+class PredictionResultSerializer(serializers.Serializer):
+    """The shape of a prediction (documentation of the predict endpoints' answers)."""
+
+    predicted_class = serializers.ChoiceField(choices=CLASSES)
+    probabilities = ProbabilitiesSerializer()
+    uncertain = serializers.BooleanField(help_text="Low confidence or unusual input: refer for review.")
+    explanation = ExplanationItemSerializer(many=True)
+    model_version = serializers.CharField()
+
+
+class PredictResponseSerializer(PredictionResultSerializer):
+    warnings = serializers.ListField(child=serializers.CharField(), help_text="Accepted but unusual values.")
+    patient_id = serializers.IntegerField(required=False, help_text="With store=true.")
+    panel_id = serializers.IntegerField(required=False, help_text="With store=true.")
+    prediction_id = serializers.IntegerField(required=False, help_text="With store=true.")
+
+
+class BulkPredictResponseSerializer(serializers.Serializer):
+    model_version = serializers.CharField()
+    count = serializers.IntegerField()
+    results = PredictionResultSerializer(many=True, help_text="In the order of the panels; explanation is empty.")
+
+
+class PatientSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    class Meta:
+        model = Patient
+        fields = ["id", "record_number", "sex", "date_of_birth", "notes", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def validate_date_of_birth(self, value):
+        if value is not None and not (date(1880, 1, 1) <= value <= timezone.localdate()):
+            raise serializers.ValidationError("date_of_birth must be a past date after 1880")
+        return value
+
+
+class PredictionSerializer(serializers.ModelSerializer):
+    patient = serializers.IntegerField(source="panel.patient_id", read_only=True)
+    model_version = serializers.CharField(source="model_version.version", read_only=True)
+    probabilities = ProbabilitiesSerializer(read_only=True)
+    explanation = ExplanationItemSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Prediction
+        fields = [
+            "id",
+            "panel",
+            "patient",
+            "model_version",
+            "predicted_class",
+            "probabilities",
+            "uncertain",
+            "explanation",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class PanelSerializer(serializers.ModelSerializer):
+    prediction = serializers.SerializerMethodField(help_text="The most recent prediction, if scored.")
+
+    class Meta:
+        model = LabPanel
+        fields = [
+            "id",
+            "patient",
+            "collected_at",
+            *PANEL_FIELDS[:1],
+            *HISTORY_FLAGS,
+            "referral_source",
+            *LAB_TESTS,
+            "source",
+            "diagnosis_class",
+            "created_at",
+            "prediction",
+        ]
+        read_only_fields = fields
+
+    def get_prediction(self, panel: LabPanel) -> PredictionSerializer(allow_null=True):  # type: ignore[valid-type]
+        predictions = list(panel.predictions.all())
+        return PredictionSerializer(predictions[0]).data if predictions else None
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    metrics = serializers.JSONField(read_only=True, help_text="Evaluation figures (macro_f1, recall per class...).")
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "id",
+            "version",
+            "status",
+            "metrics",
+            "model_card",
+            "training_description",
+            "override_reason",
+            "created_at",
+            "activated_at",
+        ]
+        read_only_fields = fields
+
+
+class ActivateSerializer(StrictFieldsMixin, serializers.Serializer):
+    override_reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2000,
+        help_text="Required to activate a version that is not at least as good as the active one.",
+    )
+
+
+class TrainingRunSerializer(serializers.ModelSerializer):
+    result_version = serializers.CharField(source="result_version.version", read_only=True, allow_null=True)
+
+    class Meta:
+        model = TrainingRun
+        fields = [
+            "id",
+            "status",
+            "progress",
+            "epoch",
+            "epochs",
+            "val_macro_f1",
+            "history",
+            "params",
+            "message",
+            "result_version",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class TrainingRunCreateSerializer(StrictFieldsMixin, serializers.Serializer):
+    epochs = serializers.IntegerField(required=False, min_value=1, max_value=1000)
+    seed = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
+    max_records = serializers.IntegerField(required=False, min_value=30, max_value=10_000_000)
+    data_file = serializers.CharField(
+        required=False, max_length=255, help_text="A UCI-format file in the data folder, added to the labelled panels."
+    )
+
+
+class ScoringJobSerializer(serializers.ModelSerializer):
+    model_version = serializers.CharField(source="model_version.version", read_only=True, allow_null=True)
+    results_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ScoringJob
+        fields = [
+            "id",
+            "status",
+            "progress",
+            "original_name",
+            "total_rows",
+            "accepted_rows",
+            "rejected_rows",
+            "scored_rows",
+            "rejected",
+            "model_version",
+            "message",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "results_url",
+        ]
+        read_only_fields = fields
+
+    def get_results_url(self, job: ScoringJob) -> str | None:
+        if not job.result_file:
+            return None
+        from django.urls import reverse
+
+        return reverse("api-scoring-job-results", args=[job.pk])
+
+
+class ScoringJobCreateSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="CSV with the panel columns, or a UCI thyroid0387-format file.")

@@ -1,0 +1,1 @@
+"""API views, one module per resource; each view declares ``required_role`` (checked by HasRole)."""
