@@ -255,6 +255,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "diagnostics.models.JobStatus",
+        "ModelVersionStatusEnum": "diagnostics.models.ModelVersion.Status",
+        "PatientSexEnum": "diagnostics.models.SEX_CHOICES",
+        "SexEnum": "mlcore.schema.SEXES",
+        "ThyroidClassEnum": "mlcore.schema.CLASSES",
+    },
 }
 
 # Structured logs: one JSON object per line with the request id (LOG_FORMAT=text for plain lines).
