@@ -5,6 +5,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from diagnostics.models import ModelVersion
 
@@ -73,4 +75,111 @@ def active_model_version() -> ModelVersion:
     if version is None:
         ensure_default_model_version()
         version = ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE)
+    return version
+
+
+# --- Promotion: a candidate replaces the active model only if it is at least as good ---
+
+# Scores on the same rows are compared exactly; this only absorbs float noise.
+PROMOTION_TOLERANCE = 1e-9
+
+
+class PromotionRefused(Exception):
+    """The candidate is worse than the active model (or cannot be compared) and no override reason was given."""
+
+
+def compare_with_active(candidate: ModelVersion, active: ModelVersion) -> dict:
+    """Both versions scored on the same held-out panels: the current labelled held-out panels in the
+    database, or else the comparison stored at training time when it was made against this active version."""
+    from diagnostics.services.holdout import holdout_scores, labelled_panel_records, split_holdout
+
+    _, held_out = split_holdout(labelled_panel_records())
+    if held_out:
+        return {
+            "held_out_rows": len(held_out),
+            "data": "held-out labelled panels in the database",
+            "active_version": active.version,
+            "candidate": holdout_scores(load_predictor(candidate), held_out),
+            "active": holdout_scores(load_predictor(active), held_out),
+        }
+    stored = candidate.metrics.get("holdout") or {}
+    if stored.get("baseline_version") == active.version and stored.get("baseline"):
+        return {
+            "held_out_rows": stored.get("rows", 0),
+            "data": "held-out rows of the training run",
+            "active_version": active.version,
+            "candidate": stored["candidate"],
+            "active": stored["baseline"],
+        }
+    raise PromotionRefused(
+        f"There are no held-out labelled panels on which to compare {candidate.version} with the active "
+        f"model {active.version}; give an override reason to activate it anyway."
+    )
+
+
+def promotion_problems(comparison: dict) -> list[str]:
+    """What makes the candidate worse than the active model (empty: at least as good on both figures)."""
+    problems = []
+    for key, label in (("macro_f1", "macro-F1"), ("recall_hyperthyroid", "hyperthyroid recall")):
+        candidate, active = comparison["candidate"][key] or 0.0, comparison["active"][key] or 0.0
+        if candidate < active - PROMOTION_TOLERANCE:
+            problems.append(f"{label} {candidate:.3f} < {active:.3f}")
+    return problems
+
+
+def activate_model_version(*, version: ModelVersion, user, request=None, override_reason: str = "") -> ModelVersion:
+    """Make ``version`` the one active model (the previous one is retired), if the promotion rule allows it.
+
+    The rule: on the same held-out data, the candidate's macro-F1 and hyperthyroid recall are at least
+    the active model's. A non-empty ``override_reason`` lets a data manager promote anyway; it is recorded.
+    """
+    from diagnostics.services.audit import record_event
+
+    override_reason = (override_reason or "").strip()
+    current = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).first()
+    if current is not None and current.pk == version.pk:
+        return version
+    comparison = None
+    if current is not None:
+        try:
+            comparison = compare_with_active(version, current)
+        except PromotionRefused:
+            if not override_reason:
+                raise
+        if comparison is not None and not override_reason:
+            problems = promotion_problems(comparison)
+            if problems:
+                raise PromotionRefused(
+                    f"{version.version} is worse than the active model {current.version} on the same "
+                    f"{comparison['held_out_rows']} held-out panels ({'; '.join(problems)}); "
+                    "give an override reason to activate it anyway."
+                )
+    with transaction.atomic():
+        locked = list(
+            ModelVersion.objects.select_for_update().filter(Q(pk=version.pk) | Q(status=ModelVersion.Status.ACTIVE))
+        )
+        previous = next((v for v in locked if v.status == ModelVersion.Status.ACTIVE and v.pk != version.pk), None)
+        if (previous.pk if previous else None) != (current.pk if current else None):
+            raise PromotionRefused("The active model changed while this promotion was checked; try again.")
+        if previous is not None:
+            ModelVersion.objects.filter(pk=previous.pk).update(status=ModelVersion.Status.RETIRED)
+        version.refresh_from_db()
+        version.status = ModelVersion.Status.ACTIVE
+        version.activated_at = timezone.now()
+        version.activated_by = user if user is not None and user.is_authenticated else None
+        version.override_reason = override_reason
+        if comparison is not None:
+            version.metrics = {**version.metrics, "promotion": comparison}
+        version.save(update_fields=["status", "activated_at", "activated_by", "override_reason", "metrics"])
+        record_event(
+            action="model.activate",
+            actor=user,
+            request=request,
+            obj=version,
+            version=version.version,
+            previous_version=previous.version if previous else None,
+            overridden=bool(override_reason),
+            override_reason=override_reason,
+            comparison=comparison,
+        )
     return version

@@ -1,0 +1,404 @@
+"""Batch scoring of uploaded files: the upload is validated first, then a worker scores the accepted rows.
+
+Rows are stored and scored in chunks, each in one transaction. A row's panel is
+keyed by (source=csv, source_ref="job<id>:line<n>") and its prediction by
+(panel, model version), so a chunk run twice (a killed worker, a retry) adds
+nothing: every accepted row ends up scored exactly once.
+"""
+
+import csv
+import io
+import logging
+import os
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from diagnostics.csv_safety import safe_cell
+from diagnostics.models import JobStatus, LabPanel, Patient, Prediction, ScoringJob
+from diagnostics.services.audit import record_event
+from diagnostics.services.imports import UCI_PREFIX, collected_at_from_record_id
+from diagnostics.services.jobs import claim_job, fail_job
+from diagnostics.services.panels import panel_values
+from diagnostics.services.registry import active_model_version, load_predictor
+from mlcore.data import ReadResult, RowError, read_csv, read_uci
+from mlcore.schema import CLASSES, INPUT_FIELDS
+
+logger = logging.getLogger(__name__)
+
+# Rejected rows kept on the job for the report (the count is always complete).
+MAX_REJECTED_REPORTED = 1000
+RESULT_COLUMNS = (
+    "line",
+    "record_number",
+    *INPUT_FIELDS,
+    "diagnosis",
+    "collected_at",
+    "predicted_class",
+    *(f"p_{name}" for name in CLASSES),
+    "uncertain",
+)
+_RECORD_NUMBER_MAX = Patient._meta.get_field("record_number").max_length
+_DIAGNOSIS_MAX = LabPanel._meta.get_field("diagnosis_raw").max_length
+
+
+class UploadRejected(Exception):
+    """The uploaded file cannot be read at all (too large, empty, not text, bad header): no job is created."""
+
+
+class ScoringFailed(Exception):
+    """The job cannot go on; the message is shown on the job."""
+
+
+# --- Reading and validating an upload ---
+
+
+def _first_line(content: bytes) -> bytes:
+    for line in content.split(b"\n", 50)[:50]:
+        if line.strip():
+            return line.strip().removeprefix(b"\xef\xbb\xbf")
+    return b""
+
+
+def _is_uci_format(first_line: bytes) -> bool:
+    """thyroid0387 lines end with diagnosis[record id] and have no header."""
+    return first_line.rstrip(b".").endswith(b"]") and b"[" in first_line
+
+
+def _record_number_as_record_id(content: bytes) -> bytes:
+    """Accept a ``record_number`` column (the patient's number) under the name the CSV reader knows, record_id."""
+    end = content.find(b"\n")
+    head = content if end < 0 else content[:end]
+    try:
+        text = head.decode("utf-8-sig").rstrip("\r")
+    except UnicodeDecodeError:
+        return content
+    names = [name.strip() for name in next(csv.reader([text]), [])]
+    if "record_number" not in names or "record_id" in names:
+        return content
+    names[names.index("record_number")] = "record_id"
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(names)
+    return out.getvalue().encode() + content[len(head) :]
+
+
+def record_number_of(record: dict, *, job_id: int, uci: bool) -> str:
+    """The patient's record number: given in the file, or one generated for the job's line."""
+    if record.get("record_id"):
+        return (UCI_PREFIX if uci else "") + record["record_id"]
+    return f"JOB{job_id}-LINE{record['line']}"
+
+
+def _check_storable(result: ReadResult, *, uci: bool) -> None:
+    """Move records whose texts do not fit the database columns to the rejected rows."""
+    prefix = len(UCI_PREFIX) if uci else 0
+    kept = []
+    for record in result.records:
+        if record.get("record_id") and len(record["record_id"]) + prefix > _RECORD_NUMBER_MAX:
+            reason = f"record_number is longer than {_RECORD_NUMBER_MAX} characters"
+            result.errors.append(RowError(record["line"], reason))
+        elif record.get("diagnosis") and len(record["diagnosis"]) > _DIAGNOSIS_MAX:
+            result.errors.append(RowError(record["line"], f"diagnosis is longer than {_DIAGNOSIS_MAX} characters"))
+        else:
+            kept.append(record)
+    result.records = kept
+    result.errors.sort(key=lambda error: error.line)
+
+
+def read_upload(content: bytes) -> tuple[bool, ReadResult]:
+    """(is UCI format, rows read) of an uploaded file; UploadRejected when the file as a whole is unreadable."""
+    if not content.strip():
+        raise UploadRejected("The file is empty.")
+    first = _first_line(content)
+    uci = _is_uci_format(first)
+    if uci:
+        result = read_uci(io.BytesIO(content))
+    else:
+        try:
+            first.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UploadRejected("The file is not UTF-8 text (save it as CSV UTF-8).") from None
+        result = read_csv(io.BytesIO(_record_number_as_record_id(content)))
+        header_problems = [error.reason for error in result.errors if error.line == 1]
+        if header_problems:
+            raise UploadRejected(f"Line 1 (header): {'; '.join(header_problems)}.")
+    _check_storable(result, uci=uci)
+    if not result.records and not result.errors:
+        raise UploadRejected("The file has no data rows.")
+    return uci, result
+
+
+def start_scoring_job(*, user, request=None, uploaded_file) -> ScoringJob:
+    """Validate an uploaded CSV or UCI-format file, store it, and queue a job that scores its accepted rows.
+
+    Raises UploadRejected when the file cannot be read at all. Rejected rows are reported on the job
+    with their line numbers; a file with no acceptable row gives a job that is already ``failed``.
+    """
+    limit = settings.THYROWEB_MAX_UPLOAD_BYTES
+    size = getattr(uploaded_file, "size", None)
+    if size is not None and size > limit:
+        raise UploadRejected(f"The file is {size} bytes; the limit is {limit} bytes.")
+    uploaded_file.seek(0)
+    content = uploaded_file.read(limit + 1)
+    if isinstance(content, str):
+        content = content.encode()
+    if len(content) > limit:
+        raise UploadRejected(f"The file is larger than the limit of {limit} bytes.")
+    uci, result = read_upload(content)
+    accepted, rejected = len(result.records), len(result.errors)
+    job = ScoringJob(
+        original_name=os.path.basename(getattr(uploaded_file, "name", "") or "")[:255],
+        total_rows=accepted + rejected,
+        accepted_rows=accepted,
+        rejected_rows=rejected,
+        rejected=[{"line": e.line, "reason": e.reason} for e in result.errors[:MAX_REJECTED_REPORTED]],
+        created_by=user if user is not None and user.is_authenticated else None,
+        celery_task_id=str(uuid.uuid4()),
+    )
+    if not accepted:
+        job.status = JobStatus.FAILED
+        job.finished_at = timezone.now()
+        job.message = f"None of the {rejected} data rows can be scored; see the rejected rows."
+    with transaction.atomic():
+        job.input_file.save(f"job-{uuid.uuid4().hex}.{'data' if uci else 'csv'}", ContentFile(content), save=False)
+        job.save()
+        record_event(
+            action="scoring_job.create",
+            actor=user,
+            request=request,
+            obj=job,
+            accepted_rows=accepted,
+            rejected_rows=rejected,
+        )
+        if job.status == JobStatus.QUEUED:
+            transaction.on_commit(lambda: enqueue_scoring_job(job))
+    return job
+
+
+def enqueue_scoring_job(job: ScoringJob) -> None:
+    from diagnostics.tasks import run_scoring_job
+
+    run_scoring_job.apply_async(args=[job.pk], task_id=job.celery_task_id)
+
+
+# --- Scoring in a worker ---
+
+
+def process_scoring_job(*, job_id: int, task_id: str) -> None:
+    """Score a queued job's accepted rows (or resume it after a lost worker); the job ends succeeded or failed."""
+    job = claim_job(ScoringJob, pk=job_id, task_id=task_id)
+    if job is None:
+        return
+    try:
+        _score_job(job)
+    except ScoringFailed as problem:
+        fail_job(ScoringJob, pk=job.pk, message=str(problem))
+    except Exception as error:
+        if is_transient(error):
+            raise  # the task retries; the chunks already stored are kept
+        # No message or traceback in the log: they can carry lab values or record numbers.
+        logger.error("scoring job %s failed: %s", job.pk, type(error).__name__)
+        fail_job(
+            ScoringJob,
+            pk=job.pk,
+            message=f"Scoring stopped on an internal error ({type(error).__name__}); the rows scored so far are kept.",
+        )
+
+
+def is_transient(error: Exception) -> bool:
+    """A lost database connection is worth a retry; anything else is not."""
+    from django.db import InterfaceError, OperationalError
+
+    return isinstance(error, (OperationalError, InterfaceError))
+
+
+def _read_stored(job: ScoringJob) -> tuple[bool, ReadResult]:
+    try:
+        with job.input_file.open("rb") as handle:
+            content = handle.read()
+    except (FileNotFoundError, ValueError):
+        raise ScoringFailed("The uploaded file is no longer stored; upload it again.") from None
+    try:
+        return read_upload(content)
+    except UploadRejected as problem:
+        raise ScoringFailed(f"The stored file cannot be read: {problem}") from None
+
+
+def _source_ref(job_id: int, line: int) -> str:
+    return f"job{job_id}:line{line}"
+
+
+def _job_predictions(job: ScoringJob, version):
+    return Prediction.objects.filter(
+        model_version=version, panel__source=LabPanel.Source.CSV, panel__source_ref__startswith=f"job{job.pk}:"
+    )
+
+
+def _score_job(job: ScoringJob) -> None:
+    version = job.model_version or active_model_version()
+    if job.model_version_id is None:
+        ScoringJob.objects.filter(pk=job.pk).update(model_version=version)
+        job.model_version = version
+    uci, result = _read_stored(job)
+    records = result.records
+    if not records:
+        raise ScoringFailed(f"None of the {len(result.errors)} data rows in the file can be scored.")
+    predictor = load_predictor(version)
+    done = set(_job_predictions(job, version).values_list("panel__source_ref", flat=True))
+    todo = [record for record in records if _source_ref(job.pk, record["line"]) not in done]
+    scored = len(records) - len(todo)
+    size = max(1, settings.THYROWEB_SCORING_CHUNK_ROWS)
+    created_patients = 0
+    for start in range(0, len(todo), size):
+        chunk = todo[start : start + size]
+        try:
+            created_patients += _store_chunk(job, version, predictor, chunk, uci=uci)
+        except IntegrityError:  # another worker stored part of this chunk at the same moment
+            created_patients += _store_chunk(job, version, predictor, chunk, uci=uci)
+        scored += len(chunk)
+        ScoringJob.objects.filter(pk=job.pk).update(scored_rows=scored, progress=scored / len(records))
+    result_name = _write_results(job, version, records, uci=uci)
+    finished = ScoringJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+        status=JobStatus.SUCCEEDED,
+        scored_rows=len(records),
+        progress=1.0,
+        result_file=result_name,
+        finished_at=timezone.now(),
+        message=f"{len(records)} rows scored with model {version.version}.",
+    )
+    if finished:
+        record_event(
+            action="scoring_job.finish",
+            actor=job.created_by,
+            obj=job,
+            scored_rows=len(records),
+            created_patients=created_patients,
+            model_version=version.version,
+        )
+
+
+def _collected_at(record: dict, *, uci: bool, default: datetime) -> datetime:
+    if uci:
+        return collected_at_from_record_id(record["record_id"]) or default
+    if record.get("collected_at"):
+        moment = datetime.fromisoformat(record["collected_at"])
+        return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+    return default
+
+
+def _patient_ids(job: ScoringJob, records: list[dict], *, uci: bool) -> tuple[list[int], int]:
+    """Patient ids for the records (existing patients by record number, the others created): (ids, created)."""
+    numbers = [record_number_of(record, job_id=job.pk, uci=uci) for record in records]
+    ids = dict(Patient.objects.filter(record_number__in=set(numbers)).values_list("record_number", "id"))
+    missing = {}
+    for number, record in zip(numbers, records, strict=True):
+        if number not in ids:
+            missing.setdefault(number, record.get("sex") or "")
+    if missing:
+        Patient.objects.bulk_create(
+            [Patient(record_number=number, sex=sex) for number, sex in missing.items()],
+            batch_size=2000,
+            ignore_conflicts=True,
+        )
+        ids.update(Patient.objects.filter(record_number__in=missing).values_list("record_number", "id"))
+    return [ids[number] for number in numbers], len(missing)
+
+
+@transaction.atomic
+def _store_chunk(job: ScoringJob, version, predictor, records: list[dict], *, uci: bool) -> int:
+    """Store and score one chunk of rows (idempotent); returns the number of patients created."""
+    patient_ids, created_patients = _patient_ids(job, records, uci=uci)
+    refs = [_source_ref(job.pk, record["line"]) for record in records]
+    panel_ids = dict(
+        LabPanel.objects.filter(source=LabPanel.Source.CSV, source_ref__in=refs).values_list("source_ref", "id")
+    )
+    now = timezone.now()
+    new_panels = [
+        LabPanel(
+            patient_id=patient_id,
+            collected_at=_collected_at(record, uci=uci, default=now),
+            source=LabPanel.Source.CSV,
+            source_ref=ref,
+            diagnosis_raw=record.get("diagnosis") or "",
+            diagnosis_class=record.get("label") or "",
+            created_by_id=job.created_by_id,
+            created_at=now,
+            **panel_values(record),
+        )
+        for record, patient_id, ref in zip(records, patient_ids, refs, strict=True)
+        if ref not in panel_ids
+    ]
+    LabPanel.objects.bulk_create(new_panels, batch_size=2000)
+    panel_ids.update((panel.source_ref, panel.pk) for panel in new_panels)
+    results = predictor.predict(records, explain=False)
+    Prediction.objects.bulk_create(
+        [
+            Prediction(
+                panel_id=panel_ids[ref],
+                model_version=version,
+                predicted_class=result.predicted_class,
+                uncertain=bool(result.uncertain),
+                explanation=[],
+                requested_by_id=job.created_by_id,
+                created_at=now,
+                **{f"p_{name}": float(result.probabilities[name]) for name in CLASSES},
+            )
+            for ref, result in zip(refs, results, strict=True)
+        ],
+        batch_size=2000,
+        ignore_conflicts=True,
+    )
+    return created_patients
+
+
+# --- The results file ---
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return safe_cell(str(value))
+
+
+def _write_results(job: ScoringJob, version, records: list[dict], *, uci: bool) -> str:
+    """Write the results CSV (input columns, predicted class, probabilities, uncertain) and return its storage name."""
+    stored = {
+        ref: rest
+        for ref, *rest in _job_predictions(job, version).values_list(
+            "panel__source_ref", "predicted_class", *(f"p_{name}" for name in CLASSES), "uncertain"
+        )
+    }
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(RESULT_COLUMNS)
+    for record in records:
+        predicted_class, *probabilities, uncertain = stored[_source_ref(job.pk, record["line"])]
+        writer.writerow(
+            [
+                record["line"],
+                _cell(record_number_of(record, job_id=job.pk, uci=uci)),
+                *(_cell(record.get(name)) for name in INPUT_FIELDS),
+                _cell(record.get("diagnosis")),
+                _cell(record.get("collected_at")),
+                predicted_class,
+                *(f"{p:.4f}" for p in probabilities),
+                _cell(uncertain),
+            ]
+        )
+    name = f"scoring/results/job-{job.pk}-{uuid.uuid4().hex}.csv"
+    return job.result_file.storage.save(name, ContentFile(out.getvalue().encode()))
+
+
+def result_csv_path(job: ScoringJob) -> Path | None:
+    """The results CSV of a succeeded job on disk (serve it as an attachment), or None."""
+    if job.status != JobStatus.SUCCEEDED or not job.result_file:
+        return None
+    path = Path(job.result_file.path)
+    return path if path.exists() else None

@@ -1,0 +1,71 @@
+"""The fixed held-out split of labelled panels, and the scores that the promotion rule compares.
+
+A panel is held out when a hash of its key falls in the first HOLDOUT_PERCENT
+of 100 buckets. The key depends only on the panel (its UCI record id, or its
+database id), so every training run and every promotion compares models on
+the same rows, and a held-out row is never trained on.
+"""
+
+import hashlib
+
+from diagnostics.models import LabPanel
+from diagnostics.services.panels import PANEL_VALUE_FIELDS
+from mlcore.schema import CLASSES
+
+HOLDOUT_PERCENT = 20
+
+
+def holdout_key(*, panel_id: int | None = None, uci_record_id: str | None = None) -> str:
+    """UCI records share a key whether they come from the database or from a file (no leak between the two)."""
+    if uci_record_id:
+        return f"uci:{uci_record_id}"
+    return f"panel:{panel_id}"
+
+
+def is_held_out(key: str) -> bool:
+    digest = hashlib.sha256(key.encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 100 < HOLDOUT_PERCENT
+
+
+def labelled_panel_records() -> list[dict]:
+    """Every stored panel with a three-class diagnosis, as model records with "label" and "holdout_key"."""
+    fields = (*PANEL_VALUE_FIELDS, "id", "source", "source_ref", "diagnosis_class", "patient__sex")
+    rows = (
+        LabPanel.objects.filter(diagnosis_class__in=CLASSES, patient__deleted_at__isnull=True)
+        .order_by("id")
+        .values(*fields)
+    )
+    records = []
+    for row in rows.iterator(chunk_size=5000):
+        record = {field: row[field] for field in PANEL_VALUE_FIELDS}
+        record["sex"] = row["patient__sex"] or None
+        record["label"] = row["diagnosis_class"]
+        uci_id = row["source_ref"] if row["source"] == LabPanel.Source.UCI else None
+        record["holdout_key"] = holdout_key(panel_id=row["id"], uci_record_id=uci_id)
+        records.append(record)
+    return records
+
+
+def split_holdout(records: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(training records, held-out records) by each record's "holdout_key"."""
+    train, held_out = [], []
+    for record in records:
+        (held_out if is_held_out(record["holdout_key"]) else train).append(record)
+    return train, held_out
+
+
+def holdout_scores(predictor, records: list[dict]) -> dict:
+    """The promotion rule's two figures (macro-F1, hyperthyroid recall) and a few more, on labelled records."""
+    from mlcore.evaluate import evaluate_model
+
+    if not records:
+        return {"rows": 0, "macro_f1": None, "recall_hyperthyroid": None}
+    metrics = evaluate_model(predictor, records)
+    return {
+        "rows": metrics["n"],
+        "macro_f1": metrics["macro_f1"],
+        "recall_hyperthyroid": metrics["recall"]["hyperthyroid"],
+        "accuracy": metrics["accuracy"],
+        "recall": metrics["recall"],
+        "support": metrics["support"],
+    }

@@ -1,0 +1,30 @@
+"""Claiming and closing Celery work recorded on a row (TrainingRun, ScoringJob), safe when workers race."""
+
+from django.db import models
+from django.utils import timezone
+
+from diagnostics.models import JobStatus
+
+
+def claim_job(model: type[models.Model], *, pk: int, task_id: str):
+    """The row, now ``running`` for this task; None when another task owns it or it is finished.
+
+    A queued row is claimed with a conditional update, so of two racing workers exactly one wins.
+    A running row is resumed only by the same task id: Celery delivers the same message again when
+    the worker that ran it was killed (acks_late) or when the task retries.
+    """
+    claimed = model.objects.filter(pk=pk, status=JobStatus.QUEUED).update(
+        status=JobStatus.RUNNING, started_at=timezone.now(), celery_task_id=task_id
+    )
+    if not claimed:
+        claimed = model.objects.filter(pk=pk, status=JobStatus.RUNNING, celery_task_id=task_id).exists()
+    return model.objects.get(pk=pk) if claimed else None
+
+
+def fail_job(model: type[models.Model], *, pk: int, message: str) -> bool:
+    """Mark an unfinished row failed with a message a user can act on; False if it had already finished."""
+    return bool(
+        model.objects.filter(pk=pk, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).update(
+            status=JobStatus.FAILED, message=message, finished_at=timezone.now()
+        )
+    )

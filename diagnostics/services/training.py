@@ -1,0 +1,228 @@
+"""Retraining: a data manager starts a run; a worker trains a candidate model version on the labelled panels.
+
+A run never touches the active model: it ends with a new ModelVersion in status
+``candidate`` (or with no version at all when it fails or its worker dies), and
+promotion is a separate, checked step (registry.activate_model_version).
+"""
+
+import hashlib
+import logging
+import shutil
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+
+from diagnostics.access import DATA_MANAGER, has_role
+from diagnostics.models import JobStatus, ModelVersion, TrainingRun
+from diagnostics.services.audit import record_event
+from diagnostics.services.batch import is_transient
+from diagnostics.services.holdout import holdout_key, holdout_scores, labelled_panel_records, split_holdout
+from diagnostics.services.jobs import claim_job, fail_job
+from diagnostics.services.registry import active_model_version, load_predictor
+from mlcore.data import read_uci
+from mlcore.schema import CLASSES
+
+logger = logging.getLogger(__name__)
+
+# Parameters a data manager may set: name -> (minimum, maximum).
+PARAM_RANGES = {"epochs": (1, 1000), "seed": (0, 2**31 - 1), "max_records": (30, 10_000_000)}
+MODELS_DIR = "models"
+
+
+class TrainingRejected(Exception):
+    """The run cannot start (bad parameter or data file); nothing was created."""
+
+
+class TrainingFailed(Exception):
+    """The run cannot go on; the message is shown on the run."""
+
+
+def clean_params(params: dict | None) -> dict:
+    """Validated training parameters (epochs, seed, max_records), or TrainingRejected naming the problem."""
+    clean = {}
+    for name, value in (params or {}).items():
+        if name not in PARAM_RANGES:
+            raise TrainingRejected(f"Unknown parameter {name!r}; use {', '.join(PARAM_RANGES)}.")
+        if value is None or value == "":
+            continue
+        low, high = PARAM_RANGES[name]
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise TrainingRejected(f"{name} {value!r} is not a whole number.") from None
+        if isinstance(value, bool) or number != value and str(number) != str(value).strip():
+            raise TrainingRejected(f"{name} {value!r} is not a whole number.")
+        if not low <= number <= high:
+            raise TrainingRejected(f"{name} {number} is outside {low}-{high}.")
+        clean[name] = number
+    return clean
+
+
+def resolve_data_file(data_file: str) -> Path:
+    """A UCI-format file inside THYROWEB_DATA_DIR or MEDIA_ROOT (a bare name is looked up in THYROWEB_DATA_DIR)."""
+    data_dir = Path(settings.THYROWEB_DATA_DIR).resolve()
+    path = Path(data_file)
+    path = (path if path.is_absolute() else data_dir / path).resolve()
+    allowed = (data_dir, Path(settings.MEDIA_ROOT).resolve())
+    if not any(path.is_relative_to(root) for root in allowed):
+        raise TrainingRejected("The data file must be inside the data folder (THYROWEB_DATA_DIR) or the media folder.")
+    if not path.is_file():
+        raise TrainingRejected(f"The data file {path.name!r} does not exist in the data folder.")
+    return path
+
+
+def start_training_run(*, user, request=None, data_file: str | None = None, params: dict | None = None) -> TrainingRun:
+    """Queue a training run on the labelled panels (plus an optional UCI file); user None = the scheduler."""
+    if user is not None and not has_role(user, DATA_MANAGER):
+        raise PermissionDenied("Only a data manager can start a training run.")
+    params = clean_params(params)
+    path = resolve_data_file(data_file) if data_file else None
+    with transaction.atomic():
+        run = TrainingRun.objects.create(
+            params=params,
+            data_file=str(path) if path else "",
+            epochs=params.get("epochs", 0),
+            started_by=user if user is not None and user.is_authenticated else None,
+            celery_task_id=str(uuid.uuid4()),
+        )
+        record_event(
+            action="training_run.start",
+            actor=user,
+            request=request,
+            obj=run,
+            params=params,
+            data_file=path.name if path else "",
+            scheduled=user is None,
+        )
+        transaction.on_commit(lambda: enqueue_training_run(run))
+    return run
+
+
+def enqueue_training_run(run: TrainingRun) -> None:
+    from diagnostics.tasks import run_training
+
+    run_training.apply_async(args=[run.pk], task_id=run.celery_task_id)
+
+
+def training_records(run: TrainingRun) -> list[dict]:
+    """Labelled panels from the database, then the run's UCI file rows not already among them."""
+    records = labelled_panel_records()
+    if run.data_file:
+        try:
+            result = read_uci(run.data_file)
+        except OSError:
+            raise TrainingFailed("The data file can no longer be read.") from None
+        seen = {record["holdout_key"] for record in records}
+        for record in result.records:
+            key = holdout_key(uci_record_id=record["record_id"])
+            if record["label"] in CLASSES and key not in seen:
+                seen.add(key)
+                records.append({**record, "holdout_key": key})
+    limit = run.params.get("max_records")
+    if limit and len(records) > limit:
+        # A deterministic sample: the same rows for the same data and limit.
+        records = sorted(records, key=lambda r: hashlib.sha256(r["holdout_key"].encode()).digest())[:limit]
+    return records
+
+
+def process_training_run(*, run_id: int, task_id: str) -> None:
+    """Train a candidate for a queued run (from the start again after a lost worker); it ends succeeded or failed."""
+    run = claim_job(TrainingRun, pk=run_id, task_id=task_id)
+    if run is None:
+        return
+    work_dir = Path(settings.MEDIA_ROOT) / MODELS_DIR / f".tmp-run{run.pk}-{uuid.uuid4().hex[:8]}"
+    try:
+        _train(run, work_dir)
+    except TrainingFailed as problem:
+        fail_job(TrainingRun, pk=run.pk, message=str(problem))
+    except Exception as error:
+        if is_transient(error):
+            raise
+        logger.error("training run %s failed: %s", run.pk, type(error).__name__)
+        fail_job(TrainingRun, pk=run.pk, message=f"Training stopped on an error ({type(error).__name__}): {error}")
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _train(run: TrainingRun, work_dir: Path) -> None:
+    from mlcore.predictor import Predictor
+    from mlcore.train import train_model
+
+    train, held_out = split_holdout(training_records(run))
+    counts = {name: sum(1 for r in train if r["label"] == name) for name in CLASSES}
+    if len(train) < 30 or sum(1 for n in counts.values() if n) < 2:
+        raise TrainingFailed(
+            f"Not enough labelled panels to train: {', '.join(f'{n} {name}' for name, n in counts.items())} "
+            "(at least 30 rows of two classes or more)."
+        )
+    history: list[dict] = []
+
+    def progress(report: dict) -> None:
+        history.append(report)
+        epochs = report.get("epochs") or run.params.get("epochs") or 0
+        TrainingRun.objects.filter(pk=run.pk, status=JobStatus.RUNNING).update(
+            epoch=report.get("epoch", 0),
+            epochs=epochs,
+            val_macro_f1=report.get("val_macro_f1"),
+            progress=min(1.0, report.get("epoch", 0) / epochs) if epochs else 0.0,
+            history=history,
+        )
+
+    train_model(train, work_dir, seed=run.params.get("seed", 0), progress=progress, epochs=run.params.get("epochs"))
+    predictor = Predictor.load(work_dir)
+    baseline = active_model_version()
+    holdout = {
+        "rows": len(held_out),
+        "data": f"{len(held_out)} held-out labelled rows (fixed hash split, never trained on)",
+        "candidate": holdout_scores(predictor, held_out),
+        "baseline_version": baseline.version,
+        "baseline": holdout_scores(load_predictor(baseline), held_out),
+    }
+    name = f"{predictor.version}-run{run.pk}"
+    final_dir = Path(settings.MEDIA_ROOT) / MODELS_DIR / name
+    work_dir.rename(final_dir)
+    try:
+        with transaction.atomic():
+            version = ModelVersion.objects.create(
+                version=name,
+                status=ModelVersion.Status.CANDIDATE,
+                artefact_path=f"{MODELS_DIR}/{name}",
+                metrics={**predictor.metadata.get("metrics", {}), "holdout": holdout, "training_counts": counts},
+                model_card=_read_text(final_dir / "model_card.md"),
+                trained_by=run.started_by,
+                training_description=_description(run, len(train)),
+            )
+            finished = TrainingRun.objects.filter(pk=run.pk, status=JobStatus.RUNNING).update(
+                status=JobStatus.SUCCEEDED,
+                result_version=version,
+                progress=1.0,
+                finished_at=timezone.now(),
+                message=f"Candidate {name} trained on {len(train)} panels.",
+            )
+            if not finished:
+                raise TrainingFailed("The run was stopped before its model could be registered.")
+            record_event(action="training_run.finish", actor=run.started_by, obj=run, version=name, rows=len(train))
+    except Exception:
+        shutil.rmtree(final_dir, ignore_errors=True)
+        raise
+
+
+def _read_text(path: Path) -> str:
+    return path.read_text(encoding="utf-8") if path.exists() else ""
+
+
+def _description(run: TrainingRun, rows: int) -> str:
+    source = "labelled panels in the database" + (f" and {Path(run.data_file).name}" if run.data_file else "")
+    who = "the periodic retrain" if run.started_by_id is None else "a data manager"
+    return f"Training run {run.pk}, started by {who}: {rows} rows from {source}; parameters {run.params or 'default'}."
+
+
+def start_periodic_retrain() -> TrainingRun | None:
+    """The scheduled retrain: a new run unless one is already queued or running."""
+    if TrainingRun.objects.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).exists():
+        return None
+    return start_training_run(user=None)

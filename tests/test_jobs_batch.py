@@ -1,0 +1,236 @@
+"""Batch scoring (services): validation of the upload, idempotent chunks, results CSV. Run in-process here;
+tests/test_jobs_worker.py runs the same jobs through a real Celery worker."""
+
+import csv
+
+import pytest
+
+from diagnostics.models import AuditEvent, JobStatus, LabPanel, Patient, Prediction, ScoringJob
+from diagnostics.services.batch import (
+    UploadRejected,
+    process_scoring_job,
+    result_csv_path,
+    start_scoring_job,
+)
+from diagnostics.tasks import run_scoring_job
+from tests.jobs_fixtures import active_version, csv_text, dev_lines, dev_records, media_root, small_model_dir, upload
+
+__all__ = ["active_version", "media_root", "small_model_dir"]  # fixtures used by name
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
+
+
+def run(job: ScoringJob) -> ScoringJob:
+    process_scoring_job(job_id=job.pk, task_id=job.celery_task_id)
+    job.refresh_from_db()
+    return job
+
+
+def result_rows(job: ScoringJob) -> list[dict]:
+    with open(result_csv_path(job), encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def good_and_bad_csv() -> str:
+    rows = dev_records(4)
+    bad_tsh = {**rows[1], "TSH": 1200}
+    bad_age = {**rows[2], "age": "old"}
+    text = csv_text([rows[0], bad_tsh, rows[3], bad_age, rows[0]], extra=("record_number",))
+    return text + "41,F,f\n"  # line 7: too few values
+
+
+def test_upload_with_good_and_bad_rows_reports_rejected_lines_and_scores_the_rest(data_manager, active_version):
+    job = start_scoring_job(user=data_manager, uploaded_file=upload(good_and_bad_csv()))
+
+    assert (job.status, job.total_rows, job.accepted_rows, job.rejected_rows) == (JobStatus.QUEUED, 6, 3, 3)
+    assert [entry["line"] for entry in job.rejected] == [3, 5, 7]
+    assert "TSH 1200 mU/L is above the plausible maximum 1000 mU/L" in job.rejected[0]["reason"]
+    assert "age 'old' is not a number" in job.rejected[1]["reason"]
+    assert "expected" in job.rejected[2]["reason"] and "found 3" in job.rejected[2]["reason"]
+
+    job = run(job)
+    assert job.status == JobStatus.SUCCEEDED, job.message
+    assert (job.scored_rows, job.progress, job.model_version) == (3, 1.0, active_version)
+    refs = set(LabPanel.objects.filter(source=LabPanel.Source.CSV).values_list("source_ref", flat=True))
+    assert refs == {f"job{job.pk}:line{n}" for n in (2, 4, 6)}
+    assert Prediction.objects.filter(panel__source_ref__startswith=f"job{job.pk}:").count() == 3
+    assert AuditEvent.objects.filter(action="scoring_job.create", object_id=str(job.pk)).exists()
+    assert AuditEvent.objects.filter(action="scoring_job.finish", object_id=str(job.pk)).exists()
+
+
+def test_results_csv_has_input_columns_class_probabilities_and_uncertain_flag(data_manager, active_version):
+    job = run(start_scoring_job(user=data_manager, uploaded_file=upload(good_and_bad_csv())))
+
+    rows = result_rows(job)
+    assert [row["line"] for row in rows] == ["2", "4", "6"]
+    first = rows[0]
+    assert {"age", "sex", "TSH", "FTI", "referral_source", "record_number"} <= first.keys()
+    assert first["predicted_class"] in {"normal", "hyperthyroid", "hypothyroid"}
+    total = sum(float(first[f"p_{name}"]) for name in ("normal", "hyperthyroid", "hypothyroid"))
+    assert total == pytest.approx(1.0, abs=1e-3)
+    assert first["uncertain"] in {"true", "false"}
+    stored = Prediction.objects.get(panel__source_ref=f"job{job.pk}:line2")
+    assert first["predicted_class"] == stored.predicted_class
+
+
+def test_results_csv_neutralises_spreadsheet_formulas(data_manager, active_version):
+    row = dev_records(1)[0]
+    text = csv_text(
+        [{**row, "record_number": "=HYPERLINK(\"http://x\")"}, {**row, "record_number": "@SUM(A1)"}],
+        extra=("record_number",),
+    )
+    job = run(start_scoring_job(user=data_manager, uploaded_file=upload(text)))
+
+    numbers = [r["record_number"] for r in result_rows(job)]
+    assert numbers == ["'=HYPERLINK(\"http://x\")", "'@SUM(A1)"]
+    assert Patient.objects.filter(record_number="@SUM(A1)").exists()  # stored as given, neutralised on export
+
+
+def test_rows_with_a_record_number_join_that_patient_and_others_get_one_patient_each(data_manager, active_version):
+    existing = Patient.objects.create(record_number="MRN-1", sex="F")
+    rows = dev_records(4)
+    text = csv_text(
+        [{**rows[0], "record_number": "MRN-1"}, {**rows[1], "record_number": "MRN-1"},
+         {**rows[2], "record_number": ""}, {**rows[3], "record_number": "MRN-2"}],
+        extra=("record_number",),
+    )
+    job = run(start_scoring_job(user=data_manager, uploaded_file=upload(text)))
+
+    assert existing.panels.count() == 2
+    assert Patient.objects.get(record_number="MRN-2").panels.count() == 1
+    assert Patient.objects.get(record_number=f"JOB{job.pk}-LINE4").panels.count() == 1
+
+
+def test_uci_format_files_are_scored_too(data_manager, active_version):
+    job = run(start_scoring_job(user=data_manager, uploaded_file=upload("\n".join(dev_lines(30)), "part.data")))
+
+    assert (job.status, job.accepted_rows, job.scored_rows) == (JobStatus.SUCCEEDED, 30, 30)
+    panel = LabPanel.objects.get(source_ref=f"job{job.pk}:line1")
+    assert panel.patient.record_number.startswith("UCI-") and panel.diagnosis_raw
+
+
+def test_a_job_delivered_again_adds_no_duplicate_panels_or_predictions(data_manager, active_version, settings):
+    settings.THYROWEB_SCORING_CHUNK_ROWS = 7
+    job = run(start_scoring_job(user=data_manager, uploaded_file=upload("\n".join(dev_lines(40)), "part.data")))
+    panels, predictions, patients = LabPanel.objects.count(), Prediction.objects.count(), Patient.objects.count()
+
+    # What a redelivered message finds after a worker died: the row still running with the same task id.
+    ScoringJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
+    job = run(job)
+
+    assert job.status == JobStatus.SUCCEEDED and job.scored_rows == 40
+    assert (LabPanel.objects.count(), Prediction.objects.count(), Patient.objects.count()) == (
+        panels,
+        predictions,
+        patients,
+    )
+
+
+def test_a_job_interrupted_between_chunks_is_resumed_with_every_row_scored_once(
+    data_manager, active_version, settings
+):
+    settings.THYROWEB_SCORING_CHUNK_ROWS = 10
+    job = start_scoring_job(user=data_manager, uploaded_file=upload("\n".join(dev_lines(35)), "part.data"))
+    # Lines 1-10 were stored by a worker that died before finishing the job.
+    from diagnostics.services import batch
+
+    records = dev_records(35)
+    batch._store_chunk(job, active_version, batch.load_predictor(active_version), records[:10], uci=True)
+    ScoringJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, model_version=active_version)
+
+    job = run(job)
+
+    assert job.status == JobStatus.SUCCEEDED and job.scored_rows == 35
+    refs = list(LabPanel.objects.filter(source_ref__startswith=f"job{job.pk}:").values_list("source_ref", flat=True))
+    assert sorted(refs) == sorted(f"job{job.pk}:line{n}" for n in range(1, 36))
+    assert Prediction.objects.filter(panel__source_ref__startswith=f"job{job.pk}:").count() == 35
+
+
+def test_another_task_cannot_take_a_job_that_is_running(data_manager, active_version):
+    job = start_scoring_job(user=data_manager, uploaded_file=upload("\n".join(dev_lines(5)), "part.data"))
+    ScoringJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
+
+    process_scoring_job(job_id=job.pk, task_id="some-other-task")
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.RUNNING and job.scored_rows == 0
+    assert not LabPanel.objects.filter(source=LabPanel.Source.CSV).exists()
+
+
+def test_a_finished_job_is_not_run_again(data_manager, active_version):
+    job = run(start_scoring_job(user=data_manager, uploaded_file=upload("\n".join(dev_lines(5)), "part.data")))
+    finished_at = job.finished_at
+
+    job = run(job)
+
+    assert job.finished_at == finished_at and Prediction.objects.count() == 5
+
+
+def test_a_job_whose_stored_file_is_gone_ends_failed_with_a_message(data_manager, active_version):
+    job = start_scoring_job(user=data_manager, uploaded_file=upload("\n".join(dev_lines(5)), "part.data"))
+    job.input_file.storage.delete(job.input_file.name)
+
+    job = run(job)
+
+    assert job.status == JobStatus.FAILED
+    assert "no longer stored" in job.message and job.finished_at is not None
+
+
+def test_a_job_whose_stored_file_became_unreadable_ends_failed_with_a_message(data_manager, active_version):
+    job = start_scoring_job(user=data_manager, uploaded_file=upload("\n".join(dev_lines(5)), "part.data"))
+    with job.input_file.storage.open(job.input_file.name, "wb") as handle:
+        handle.write(b"")
+
+    job = run(job)
+
+    assert job.status == JobStatus.FAILED and "cannot be read" in job.message and "empty" in job.message
+
+
+def test_a_file_without_any_acceptable_row_gives_a_failed_job_with_the_report(data_manager):
+    text = csv_text([{**dev_records(1)[0], "TSH": -1}])
+    job = start_scoring_job(user=data_manager, uploaded_file=upload(text))
+
+    assert job.status == JobStatus.FAILED and "None of the 1 data rows" in job.message
+    assert job.rejected[0]["line"] == 2 and "TSH" in job.rejected[0]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty"),
+        (b"age,sex\n41,F\n", "missing required column(s)"),
+        ("age,TSH\n".encode("utf-16"), "UTF-8"),
+        (csv_text([]).encode(), "no data rows"),
+    ],
+    ids=["empty", "missing-columns", "utf16", "header-only"],
+)
+def test_unreadable_files_are_refused_before_a_job_exists(data_manager, content, message):
+    with pytest.raises(UploadRejected, match=message.replace("(", r"\(").replace(")", r"\)")):
+        start_scoring_job(user=data_manager, uploaded_file=upload(content))
+    assert not ScoringJob.objects.exists()
+
+
+def test_files_over_the_size_limit_are_refused(data_manager, settings):
+    settings.THYROWEB_MAX_UPLOAD_BYTES = 100
+    with pytest.raises(UploadRejected, match="limit is 100 bytes"):
+        start_scoring_job(user=data_manager, uploaded_file=upload("x" * 101))
+    assert not ScoringJob.objects.exists()
+
+
+def test_the_task_runs_the_job_in_process(data_manager, active_version):
+    job = start_scoring_job(user=data_manager, uploaded_file=upload("\n".join(dev_lines(3)), "part.data"))
+
+    run_scoring_job.apply(args=[job.pk], task_id=job.celery_task_id)
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED and job.scored_rows == 3
+
+
+def test_upload_in_the_embedded_default_is_scored_on_commit(data_manager, active_version, settings,
+                                                           django_capture_on_commit_callbacks):
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        pytest.skip("a broker is configured: tests/test_jobs_worker.py covers the worker")
+    with django_capture_on_commit_callbacks(execute=True):
+        job = start_scoring_job(user=data_manager, uploaded_file=upload(good_and_bad_csv()))
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED and job.scored_rows == 3
