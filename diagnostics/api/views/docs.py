@@ -1,6 +1,12 @@
 """The OpenAPI schema and Swagger UI, both behind a login like every endpoint, served without any CDN."""
 
 from django.contrib.auth.views import redirect_to_login
+from drf_spectacular.renderers import (
+    OpenApiJsonRenderer,
+    OpenApiJsonRenderer2,
+    OpenApiYamlRenderer,
+    OpenApiYamlRenderer2,
+)
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import exceptions
 from rest_framework.permissions import IsAuthenticated
@@ -9,8 +15,11 @@ from diagnostics.access import CLINICIAN, HasRole
 
 
 class SchemaView(SpectacularAPIView):
+    """The OpenAPI 3 schema, JSON by default (``?format=yaml`` for YAML)."""
+
     required_role = CLINICIAN
     permission_classes = [IsAuthenticated, HasRole]
+    renderer_classes = [OpenApiJsonRenderer, OpenApiJsonRenderer2, OpenApiYamlRenderer, OpenApiYamlRenderer2]
 
 
 class DocsView(SpectacularSwaggerSplitView):
