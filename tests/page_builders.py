@@ -43,7 +43,7 @@ def metrics(scale: float = 1.0) -> dict:
         "roc_auc": {"normal": 0.99, "hyperthyroid": 0.98, "hypothyroid": 0.995},
         "roc_curves": {"normal": curve, "hyperthyroid": curve, "hypothyroid": curve},
         "pr_curves": {"normal": pr, "hyperthyroid": pr, "hypothyroid": pr},
-        "roc_auc_ovr": float("nan") if scale < 0 else 0.99,
+        "roc_auc_ovr": 0.99,
         "ece": 0.015,
         "reliability_curve": [
             {"confidence": 0.5, "accuracy": 0.45, "count": 10},
@@ -55,7 +55,8 @@ def metrics(scale: float = 1.0) -> dict:
 def make_version(version: str = "test-1", status: str = ModelVersion.Status.ACTIVE, **fields) -> ModelVersion:
     fields.setdefault("metrics", metrics())
     fields.setdefault("model_card", "# Model card\n\n## Intended use\n\n- decision aid\n")
-    return ModelVersion.objects.create(version=version, status=status, artefact_path="unused", **fields)
+    fields.setdefault("artefact_path", "unused")
+    return ModelVersion.objects.create(version=version, status=status, **fields)
 
 
 def make_prediction(
