@@ -23,7 +23,7 @@ from diagnostics.csv_safety import safe_cell
 from diagnostics.models import JobStatus, LabPanel, Patient, Prediction, ScoringJob
 from diagnostics.services.audit import record_event
 from diagnostics.services.imports import UCI_PREFIX, collected_at_from_record_id
-from diagnostics.services.jobs import claim_job, fail_job
+from diagnostics.services.jobs import RequestRefused, claim_job, fail_job
 from diagnostics.services.panels import panel_values
 from diagnostics.services.registry import active_model_version, load_predictor
 from mlcore.data import ReadResult, RowError, read_csv, read_uci
@@ -47,7 +47,7 @@ _RECORD_NUMBER_MAX = Patient._meta.get_field("record_number").max_length
 _DIAGNOSIS_MAX = LabPanel._meta.get_field("diagnosis_raw").max_length
 
 
-class UploadRejected(Exception):
+class UploadRejected(RequestRefused):
     """The uploaded file cannot be read at all (too large, empty, not text, bad header): no job is created."""
 
 

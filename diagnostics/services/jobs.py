@@ -1,9 +1,20 @@
 """Claiming and closing Celery work recorded on a row (TrainingRun, ScoringJob), safe when workers race."""
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
 from diagnostics.models import JobStatus
+
+
+class RequestRefused(ValidationError):
+    """A request refused with one message a user can act on (a ValidationError for forms; str() is the message)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def claim_job(model: type[models.Model], *, pk: int, task_id: str):

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from diagnostics.models import ModelVersion
+from diagnostics.services.jobs import RequestRefused
 
 # artefact_path of the model shipped inside mlcore (resolved at run time, so the path survives reinstalls).
 SHIPPED = "shipped:"
@@ -84,7 +85,7 @@ def active_model_version() -> ModelVersion:
 PROMOTION_TOLERANCE = 1e-9
 
 
-class PromotionRefused(Exception):
+class PromotionRefused(RequestRefused):
     """The candidate is worse than the active model (or cannot be compared) and no override reason was given."""
 
 

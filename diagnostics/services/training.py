@@ -6,6 +6,7 @@ promotion is a separate, checked step (registry.activate_model_version).
 """
 
 import hashlib
+import io
 import logging
 import shutil
 import uuid
@@ -13,6 +14,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
@@ -21,7 +24,7 @@ from diagnostics.models import JobStatus, ModelVersion, TrainingRun
 from diagnostics.services.audit import record_event
 from diagnostics.services.batch import is_transient
 from diagnostics.services.holdout import holdout_key, holdout_scores, labelled_panel_records, split_holdout
-from diagnostics.services.jobs import claim_job, fail_job
+from diagnostics.services.jobs import RequestRefused, claim_job, fail_job
 from diagnostics.services.registry import active_model_version, load_predictor
 from mlcore.data import read_uci
 from mlcore.schema import CLASSES
@@ -33,7 +36,7 @@ PARAM_RANGES = {"epochs": (1, 1000), "seed": (0, 2**31 - 1), "max_records": (30,
 MODELS_DIR = "models"
 
 
-class TrainingRejected(Exception):
+class TrainingRejected(RequestRefused):
     """The run cannot start (bad parameter or data file); nothing was created."""
 
 
@@ -75,12 +78,33 @@ def resolve_data_file(data_file: str) -> Path:
     return path
 
 
-def start_training_run(*, user, request=None, data_file: str | None = None, params: dict | None = None) -> TrainingRun:
-    """Queue a training run on the labelled panels (plus an optional UCI file); user None = the scheduler."""
+def store_uploaded_data_file(uploaded_file) -> Path:
+    """Keep an uploaded UCI-format file under MEDIA_ROOT/training/ once it has readable rows."""
+    limit = settings.THYROWEB_MAX_UPLOAD_BYTES
+    uploaded_file.seek(0)
+    content = uploaded_file.read(limit + 1)
+    if isinstance(content, str):
+        content = content.encode()
+    if len(content) > limit:
+        raise TrainingRejected(f"The data file is larger than the limit of {limit} bytes.")
+    result = read_uci(io.BytesIO(content))
+    if not result.records:
+        first = f" (line {result.errors[0].line}: {result.errors[0].reason})" if result.errors else ""
+        raise TrainingRejected(f"The data file has no readable UCI thyroid0387-format rows{first}.")
+    name = default_storage.save(f"training/upload-{uuid.uuid4().hex}.data", ContentFile(content))
+    return Path(default_storage.path(name))
+
+
+def start_training_run(*, user, request=None, data_file=None, params: dict | None = None) -> TrainingRun:
+    """Queue a training run on the labelled panels, plus an optional UCI-format file (a name in the data
+    folder, or an uploaded file); user None = the scheduler."""
     if user is not None and not has_role(user, DATA_MANAGER):
         raise PermissionDenied("Only a data manager can start a training run.")
     params = clean_params(params)
-    path = resolve_data_file(data_file) if data_file else None
+    if hasattr(data_file, "read"):
+        path = store_uploaded_data_file(data_file)
+    else:
+        path = resolve_data_file(data_file) if data_file else None
     with transaction.atomic():
         run = TrainingRun.objects.create(
             params=params,
