@@ -1,7 +1,8 @@
 """The REST API, version 1 (mounted at /api/v1/). Every view declares its required_role."""
 
-from django.urls import path
+from django.urls import include, path
 
+from diagnostics.api import audit
 from diagnostics.api.views import docs, fhir, jobs, patients, predict, predictions, registry
 
 urlpatterns = [
@@ -28,4 +29,5 @@ urlpatterns = [
     path("scoring-jobs/", jobs.ScoringJobList.as_view(), name="api-scoring-jobs"),
     path("scoring-jobs/<int:pk>/", jobs.ScoringJobDetail.as_view(), name="api-scoring-job"),
     path("scoring-jobs/<int:pk>/results", jobs.ScoringJobResults.as_view(), name="api-scoring-job-results"),
+    path("audit/", include(audit.urlpatterns)),
 ]
