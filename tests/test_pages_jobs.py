@@ -1,0 +1,99 @@
+"""Job pages: start forms for data managers, refusals shown on the form, live progress JSON, results."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from diagnostics.models import JobStatus, ScoringJob, TrainingRun
+from mlcore.schema import INPUT_FIELDS
+
+pytestmark = pytest.mark.django_db
+
+
+def csv_upload(rows: list[dict], name: str = "panels.csv") -> SimpleUploadedFile:
+    lines = [",".join(INPUT_FIELDS)]
+    for row in rows:
+        lines.append(",".join(str(row.get(field, "")) for field in INPUT_FIELDS))
+    return SimpleUploadedFile(name, ("\n".join(lines) + "\n").encode(), content_type="text/csv")
+
+
+def test_data_manager_starts_a_training_run_with_chosen_epochs(client_for, data_manager):
+    response = client_for(data_manager).post(reverse("training_start"), {"epochs": "3"})
+    run = TrainingRun.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("training_detail", args=[run.pk])
+    assert run.params.get("epochs") == 3 and run.started_by == data_manager
+
+
+def test_training_run_with_out_of_range_epochs_is_refused_on_the_field(client_for, data_manager):
+    response = client_for(data_manager).post(reverse("training_start"), {"epochs": "0"})
+    assert response.status_code == 400
+    assert response.context["form"].errors["epochs"]
+    assert not TrainingRun.objects.exists()
+
+
+def test_data_manager_uploads_a_file_and_sees_its_scoring_job(client_for, data_manager):
+    upload = csv_upload([{"age": 40, "sex": "F", "TSH": 1.2, "TT4": 100}, {"age": 50, "sex": "M", "TSH": "oops"}])
+    client = client_for(data_manager)
+    response = client.post(reverse("scoring_start"), {"uploaded_file": upload})
+    job = ScoringJob.objects.get()
+    assert response["Location"] == reverse("scoring_detail", args=[job.pk])
+    assert (job.accepted_rows, job.rejected_rows) == (1, 1)
+    page = client.get(response["Location"]).content.decode()
+    assert "Rejected rows" in page and "TSH" in page
+
+
+def test_an_unreadable_upload_is_refused_with_the_reason_on_the_field(client_for, data_manager):
+    upload = SimpleUploadedFile("bad.csv", b"just,some,columns\n1,2,3\n", content_type="text/csv")
+    response = client_for(data_manager).post(reverse("scoring_start"), {"uploaded_file": upload})
+    assert response.status_code == 400
+    assert "header" in response.context["form"].errors["uploaded_file"][0]
+    assert not ScoringJob.objects.exists()
+
+
+def test_a_missing_upload_is_refused(client_for, data_manager):
+    response = client_for(data_manager).post(reverse("scoring_start"), {})
+    assert response.status_code == 400
+    assert response.context["form"].errors["uploaded_file"]
+
+
+def test_progress_endpoint_reports_the_live_fields_of_the_asked_jobs(client_for, data_manager):
+    running = TrainingRun.objects.create(status=JobStatus.RUNNING, progress=0.4, epoch=4, epochs=10, val_macro_f1=0.9)
+    TrainingRun.objects.create(status=JobStatus.QUEUED)
+    data = client_for(data_manager).get(reverse("training_progress") + f"?ids={running.pk},x").json()
+    assert data == {
+        "jobs": [
+            {
+                "id": running.pk,
+                "status": "running",
+                "status_label": "running",
+                "progress": 0.4,
+                "message": "",
+                "finished_at": None,
+                "epoch": 4,
+                "epochs": 10,
+                "val_macro_f1": 0.9,
+                "result_version_id": None,
+                "done": False,
+            }
+        ]
+    }
+
+
+def test_scoring_progress_reports_row_counts(client_for, data_manager):
+    job = ScoringJob.objects.create(status=JobStatus.SUCCEEDED, progress=1.0, total_rows=5, scored_rows=5)
+    [row] = client_for(data_manager).get(reverse("scoring_progress") + f"?ids={job.pk}").json()["jobs"]
+    assert (row["status"], row["scored_rows"], row["done"]) == ("succeeded", 5, True)
+
+
+def test_job_lists_carry_what_the_progress_script_needs(client_for, data_manager):
+    run = TrainingRun.objects.create(status=JobStatus.RUNNING, progress=0.25)
+    html = client_for(data_manager).get(reverse("training_list")).content.decode()
+    assert f'data-job-id="{run.pk}" data-status="running"' in html
+    assert f'data-progress-url="{reverse("training_progress")}"' in html
+    assert 'value="0.250000"' in html and "js/jobs.js" in html
+
+
+def test_results_download_is_404_until_the_job_has_results(client_for, data_manager):
+    job = ScoringJob.objects.create()
+    assert client_for(data_manager).get(reverse("scoring_results", args=[job.pk])).status_code == 404
