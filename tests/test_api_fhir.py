@@ -1,0 +1,195 @@
+"""FHIR R4: import a Bundle of lab Observations (units converted), export Observations and RiskAssessments."""
+
+import pytest
+
+from diagnostics.models import AuditEvent, LabPanel, Patient, Prediction
+from diagnostics.services.fhir import FhirError, parse_bundle
+from tests.api_builders import make_patient, token_client
+from tests.jobs_fixtures import active_version, small_model_dir  # noqa: F401 (fixtures)
+
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+PATIENT_URL = "urn:uuid:0b6c1d7e-8a42-4c55-9d0e-6f1f2a3b4c5d"
+WHEN = "2024-05-01T08:30:00+00:00"
+
+
+def observation(code: str, value, unit: str, *, system: str = LOINC, when: str = WHEN, **extra) -> dict:
+    resource = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": system, "code": code}]},
+        "subject": {"reference": PATIENT_URL},
+        "effectiveDateTime": when,
+        "valueQuantity": {"value": value, "unit": unit, "system": UCUM, "code": unit},
+        **extra,
+    }
+    return {"resource": resource, "request": {"method": "POST", "url": "Observation"}}
+
+
+def bundle(*observations, record_number: str = "MRN-FHIR-1", identifier: str | None = None) -> dict:
+    patient = {
+        "fullUrl": PATIENT_URL,
+        "resource": {
+            "resourceType": "Patient",
+            "identifier": [{"system": "urn:example:mrn", "value": record_number}],
+            "gender": "female",
+            "birthDate": "1970-03-15",
+        },
+        "request": {"method": "POST", "url": "Patient"},
+    }
+    result = {"resourceType": "Bundle", "type": "transaction", "entry": [patient, *observations]}
+    if identifier:
+        result["identifier"] = {"system": "urn:example:lab", "value": identifier}
+    return result
+
+
+US_LAB_BUNDLE = bundle(
+    observation("3016-3", 0.02, "u[IU]/mL"),  # TSH in uIU/mL = mU/L
+    observation("3026-2", 15.5, "ug/dL"),  # total T4, mass units
+    observation("3053-6", 380, "ng/dL"),  # total T3, mass units
+    observation("3021-3", 20, "ug/mL"),  # TBG
+)
+
+
+def test_units_are_converted_to_thyroweb_units():
+    parsed = parse_bundle(US_LAB_BUNDLE)
+    (panel,) = parsed.panels
+    assert panel.values["TSH"] == pytest.approx(0.02)
+    assert panel.values["TT4"] == pytest.approx(15.5 * 12.87)
+    assert panel.values["T3"] == pytest.approx(380 * 0.01536)
+    assert panel.values["TBG"] == pytest.approx(20)
+    assert parsed.record_number == "MRN-FHIR-1" and parsed.sex == "F"
+
+
+def test_an_unknown_unit_is_refused_naming_the_value_and_the_accepted_units():
+    with pytest.raises(FhirError) as refused:
+        parse_bundle(bundle(observation("3026-2", 15.5, "mg/furlong")))
+    (path,) = refused.value.errors
+    assert path == "entry.1.resource.valueQuantity.unit"
+    assert "'mg/furlong'" in refused.value.errors[path][0] and "ug/dL" in refused.value.errors[path][0]
+
+
+def test_free_t4_and_unknown_codes_are_ignored_with_a_warning():
+    parsed = parse_bundle(
+        bundle(
+            observation("3016-3", 2.0, "mIU/L"),
+            observation("14920-3", 15, "pmol/L"),
+            observation("2345-7", 5.0, "mmol/L"),
+        )
+    )
+    assert parsed.panels[0].values == {"TSH": 2.0}
+    assert any("free T4" in w for w in parsed.warnings) and any("2345-7" in w for w in parsed.warnings)
+
+
+def test_observations_at_two_times_become_two_panels():
+    parsed = parse_bundle(
+        bundle(observation("3016-3", 2.0, "mIU/L"), observation("3016-3", 9.0, "mIU/L", when="2024-06-01T08:00:00Z"))
+    )
+    assert sorted(p.values["TSH"] for p in parsed.panels) == [2.0, 9.0]
+
+
+@pytest.mark.django_db
+class TestImportAndExport:
+    @pytest.fixture(autouse=True)
+    def machine(self, clinician, active_version):  # noqa: F811
+        self.client = token_client(clinician)
+
+    def import_(self, body, content_type="application/fhir+json"):
+        import json
+
+        return self.client.post("/api/v1/fhir/Bundle", json.dumps(body), content_type=content_type)
+
+    def test_import_stores_the_panel_scores_it_and_returns_the_prediction(self):
+        response = self.import_(US_LAB_BUNDLE)
+        assert response.status_code == 201, response.content
+        body = response.json()
+        patient = Patient.objects.get(record_number="MRN-FHIR-1")
+        assert body["patient_id"] == patient.pk and body["created"] is True
+        assert patient.sex == "F" and str(patient.date_of_birth) == "1970-03-15"
+        panel = LabPanel.objects.get(patient=patient)
+        assert panel.source == LabPanel.Source.FHIR
+        assert panel.TT4 == pytest.approx(199.485) and panel.T3 == pytest.approx(5.8368)
+        assert panel.age == 54  # from birthDate at effectiveDateTime
+        assert body["panels"][0]["prediction"]["predicted_class"] in ("normal", "hyperthyroid", "hypothyroid")
+        assert Prediction.objects.filter(panel=panel).count() == 1
+        assert AuditEvent.objects.filter(action="fhir.import").exists()
+
+    def test_round_trip_export_then_import_gives_the_same_values(self):
+        self.import_(US_LAB_BUNDLE)
+        patient = Patient.objects.get(record_number="MRN-FHIR-1")
+        original = LabPanel.objects.get(patient=patient)
+
+        exported = self.client.get(f"/api/v1/patients/{patient.pk}/fhir/")
+        assert exported.status_code == 200
+        document = exported.json()
+        resources = [entry["resource"] for entry in document["entry"]]
+        kinds = [r["resourceType"] for r in resources]
+        assert document["type"] == "collection" and kinds.count("Patient") == 1
+        by_code = {r["code"]["coding"][0]["code"]: r for r in resources if r["resourceType"] == "Observation"}
+        tt4 = by_code["14921-1"]
+        assert tt4["valueQuantity"]["code"] == "nmol/L"
+        assert tt4["valueQuantity"]["value"] == pytest.approx(15.5 * 12.87)
+        assert tt4["interpretation"][0]["coding"][0]["code"] == "H"
+        assert tt4["category"][0]["coding"][0]["code"] == "laboratory"
+        (risk,) = [r for r in resources if r["resourceType"] == "RiskAssessment"]
+        outcomes = {p["outcome"]["text"]: p["probabilityDecimal"] for p in risk["prediction"]}
+        assert set(outcomes) == {"normal", "hyperthyroid", "hypothyroid"}
+        assert sum(outcomes.values()) == pytest.approx(1.0, abs=1e-5)
+        assert risk["subject"]["reference"] == f"Patient/{patient.pk}"
+
+        document["type"] = "transaction"
+        again = self.import_(document, content_type="application/json")
+        assert again.status_code == 201, again.content
+        copy = LabPanel.objects.exclude(pk=original.pk).get(patient=patient)
+        for name in ("age", "TSH", "T3", "TT4", "T4U", "FTI", "TBG"):
+            before, after = getattr(original, name), getattr(copy, name)
+            assert after == (None if before is None else pytest.approx(before)), name
+        assert copy.TT4 is not None and copy.TSH is not None
+
+    def test_the_same_bundle_identifier_imported_twice_stores_once(self):
+        first = self.import_(bundle(observation("3016-3", 2.0, "mIU/L"), identifier="lab-42"))
+        second = self.import_(bundle(observation("3016-3", 2.0, "mIU/L"), identifier="lab-42"))
+        assert first.status_code == 201 and second.status_code == 200
+        assert second.json()["created"] is False
+        assert LabPanel.objects.count() == 1 and Prediction.objects.count() == 1
+
+    def test_import_is_all_or_nothing_when_one_value_is_implausible(self):
+        response = self.import_(
+            bundle(
+                observation("3016-3", 2.0, "mIU/L"), observation("3016-3", 2000, "mIU/L", when="2024-06-01T08:00:00Z")
+            )
+        )
+        assert response.status_code == 400
+        assert response.json()["errors"] == {
+            "entry.2.resource.valueQuantity.value": ["TSH 2000 mU/L is above the plausible maximum 1000 mU/L"]
+        }
+        assert not Patient.objects.exists() and not LabPanel.objects.exists()
+
+    @pytest.mark.parametrize(
+        ("body", "path"),
+        [
+            ({"resourceType": "Patient"}, "resourceType"),
+            ({"resourceType": "Bundle", "type": "transaction", "entry": []}, "entry"),
+            (bundle(observation("3016-3", "2.0", "mIU/L")), "entry.1.resource.valueQuantity.value"),
+            (bundle(observation("3016-3", 2.0, "mIU/L", status="entered-in-error")), "entry.1.resource.status"),
+            ({**bundle(), "entry": bundle()["entry"][:1]}, "entry"),
+        ],
+    )
+    def test_a_bad_bundle_is_refused_naming_where(self, body, path):
+        response = self.import_(body)
+        assert response.status_code == 400
+        assert path in response.json()["errors"]
+
+    def test_observations_without_a_patient_are_refused(self):
+        lone = observation("3016-3", 2.0, "mIU/L")
+        del lone["resource"]["subject"]
+        response = self.import_({"resourceType": "Bundle", "type": "collection", "entry": [lone]})
+        assert response.status_code == 400
+        assert "entry.0.resource.subject" in response.json()["errors"]
+
+    def test_export_of_an_unknown_or_deleted_patient_is_404(self):
+        from django.utils import timezone
+
+        gone = make_patient("MRN-GONE", deleted_at=timezone.now())
+        assert self.client.get(f"/api/v1/patients/{gone.pk}/fhir/").status_code == 404
+        assert self.client.get("/api/v1/patients/999999/fhir/").status_code == 404
