@@ -224,7 +224,14 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# A message not acknowledged this many seconds after delivery (its worker died) goes back to the queue;
+# keep it above the longest task. CELERY_UNACKED_RESTORE_SECONDS: how often workers look for such
+# messages (kombu's default sweep is about 100 s; tests set a few seconds).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+if os.environ.get("CELERY_UNACKED_RESTORE_SECONDS"):
+    CELERY_BROKER_TRANSPORT_OPTIONS.update(
+        unacked_restore_interval=env_int("CELERY_UNACKED_RESTORE_SECONDS", 10), unacked_restore_throttle=1
+    )
 CELERY_TIMEZONE = TIME_ZONE
 
 REST_FRAMEWORK = {
