@@ -2,19 +2,30 @@
 
 from django.conf import settings
 from rest_framework import serializers
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 from diagnostics.api.errors import PayloadTooLarge
 
 
-class FhirJSONParser(JSONParser):
+class BoundedJSONParser(JSONParser):
+    """JSON nested deeper than Python's decoder can follow is a 400, not a RecursionError (a 500)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - the document is nested too deeply") from None
+
+
+class FhirJSONParser(BoundedJSONParser):
     media_type = "application/fhir+json"
 
 
 class ApiViewMixin:
     """JSON request bodies only (415 otherwise); 413 before reading a body above the upload limit."""
 
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
 
     def max_body_bytes(self) -> int:
         return settings.DATA_UPLOAD_MAX_MEMORY_SIZE

@@ -2,13 +2,12 @@
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from diagnostics.access import CLINICIAN
 from diagnostics.api.serializers import PanelSerializer
-from diagnostics.api.views.base import ApiViewMixin, FhirJSONParser
+from diagnostics.api.views.base import ApiViewMixin, BoundedJSONParser, FhirJSONParser
 from diagnostics.api.views.patients import visible_patient
 from diagnostics.services.audit import record_event
 from diagnostics.services.fhir import FhirError, export_patient_bundle, import_bundle
@@ -84,7 +83,7 @@ class FhirImport(ApiViewMixin, APIView):
     """
 
     required_role = CLINICIAN
-    parser_classes = [JSONParser, FhirJSONParser]
+    parser_classes = [BoundedJSONParser, FhirJSONParser]
 
     def post(self, request):
         try:
