@@ -37,11 +37,17 @@ def _test_database_url() -> str:
 class WorkerProcess:
     """One `celery worker --pool solo` process; `kill()` sends SIGKILL as a crash would."""
 
-    def __init__(self, name: str, log_path: Path):
+    def __init__(self, name: str, log_path: Path, env: dict[str, str] | None = None):
         self.name = name
         self.log_path = log_path
-        env = os.environ.copy()
-        env["DATABASE_URL"] = _test_database_url()
+        # The worker sees the test database and the test's media folder (uploads, results, model artefacts).
+        env = {
+            **os.environ,
+            "DATABASE_URL": _test_database_url(),
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "THYROWEB_DATA_DIR": str(settings.THYROWEB_DATA_DIR),
+            **(env or {}),
+        }
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         self._log = open(log_path, "wb")
         self.process = subprocess.Popen(
@@ -95,11 +101,12 @@ class WorkerProcess:
 
 
 @contextmanager
-def run_worker(name: str | None = None):
-    """Start a worker, wait until it answers a ping, stop it on exit."""
+def run_worker(name: str | None = None, env: dict[str, str] | None = None):
+    """Start a worker (``env``: extra variables, e.g. CELERY_VISIBILITY_TIMEOUT), wait until it answers a ping,
+    stop it on exit. Several can run at once; ``worker.kill()`` crashes one."""
     name = name or f"test-{uuid.uuid4().hex[:8]}@localhost"
     log_dir = Path(tempfile.mkdtemp(prefix="celery-worker-"))
-    worker = WorkerProcess(name, log_dir / "worker.log")
+    worker = WorkerProcess(name, log_dir / "worker.log", env)
     try:
         worker.wait_ready()
         yield worker

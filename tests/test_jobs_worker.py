@@ -1,0 +1,114 @@
+"""Jobs through a real Celery worker (Redis broker, PostgreSQL test database): batch scoring and training.
+Skipped in the embedded default (SQLite, eager tasks); the service tests cover the same rules there."""
+
+import csv
+import time
+
+import pytest
+from django.test import override_settings
+
+from diagnostics.models import JobStatus, LabPanel, ModelVersion, Prediction, ScoringJob, TrainingRun
+from diagnostics.roles import ensure_groups
+from diagnostics.services.batch import result_csv_path, start_scoring_job
+from diagnostics.services.training import start_training_run
+from tests.celery_worker import run_worker, worker_support_missing
+from tests.jobs_fixtures import active_version, csv_text, dev_lines, dev_records, small_model_dir, upload
+from thyroweb.celery import app as celery_app
+
+__all__ = ["active_version", "small_model_dir"]  # fixtures used by name
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def wait_until_finished(model, pk: int, worker, timeout: float = 90):
+    """The row once it is succeeded or failed (an AssertionError with the worker's log otherwise)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = model.objects.get(pk=pk)
+        if row.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+            return row
+        time.sleep(0.2)
+    raise AssertionError(f"{model.__name__} {pk} still {row.status} after {timeout} s; worker log:\n{worker.log()}")
+
+
+@pytest.fixture(scope="module")
+def worker_media(tmp_path_factory):
+    return tmp_path_factory.mktemp("worker-media")
+
+
+@pytest.fixture(scope="module")
+def module_worker(django_db_setup, worker_media):
+    """One worker for this module's tests (it starts once; each test has its own committed data)."""
+    reason = worker_support_missing()
+    if reason:
+        pytest.skip(reason)
+    celery_app.control.purge()
+    with override_settings(MEDIA_ROOT=worker_media), run_worker() as worker:
+        yield worker
+
+
+@pytest.fixture
+def worker(module_worker, worker_media, settings):
+    settings.MEDIA_ROOT = worker_media
+    return module_worker
+
+
+@pytest.fixture(autouse=True)
+def _role_groups(transactional_db):
+    ensure_groups()  # the flush after a transactional test removed the groups the data migration made
+
+
+def test_a_file_with_good_and_bad_rows_is_scored_by_the_worker(worker, data_manager, active_version):
+    rows = dev_records(3)
+    text = csv_text([rows[0], {**rows[1], "TSH": 1200}, rows[2]])
+
+    job = start_scoring_job(user=data_manager, uploaded_file=upload(text))
+    job = wait_until_finished(ScoringJob, job.pk, worker)
+
+    assert job.status == JobStatus.SUCCEEDED, job.message
+    assert (job.accepted_rows, job.rejected_rows, job.scored_rows) == (2, 1, 2)
+    assert job.rejected == [{"line": 3, "reason": "TSH 1200 mU/L is above the plausible maximum 1000 mU/L"}]
+    assert job.model_version == active_version
+    assert Prediction.objects.filter(panel__source_ref__startswith=f"job{job.pk}:").count() == 2
+    with open(result_csv_path(job), encoding="utf-8") as handle:
+        assert [row["line"] for row in csv.DictReader(handle)] == ["2", "4"]
+
+
+def test_a_job_whose_input_is_bad_ends_failed_with_a_message(worker, data_manager, active_version):
+    celery_app.control.cancel_consumer("celery", destination=[worker.name], reply=True)
+    try:
+        job = start_scoring_job(user=data_manager, uploaded_file=upload("\n".join(dev_lines(5)), "part.data"))
+        job.input_file.storage.delete(job.input_file.name)  # lost before the worker reads it
+    finally:
+        celery_app.control.add_consumer("celery", destination=[worker.name], reply=True)
+
+    job = wait_until_finished(ScoringJob, job.pk, worker)
+
+    assert job.status == JobStatus.FAILED and "no longer stored" in job.message
+    assert not LabPanel.objects.filter(source=LabPanel.Source.CSV).exists()
+
+
+def test_a_training_run_in_the_worker_ends_with_a_candidate_and_the_active_model_unchanged(
+    worker, data_manager, active_version, worker_media
+):
+    params = {"epochs": 3, "max_records": 600}
+    run = start_training_run(user=data_manager, data_file="thyroid0387-dev.data", params=params)
+
+    run = wait_until_finished(TrainingRun, run.pk, worker, timeout=240)
+
+    assert run.status == JobStatus.SUCCEEDED, run.message
+    assert (run.epoch, len(run.history), run.progress) == (3, 3, 1.0)
+    assert run.val_macro_f1 is not None
+    version = run.result_version
+    assert version.status == "candidate" and version.metrics["holdout"]["baseline_version"] == active_version.version
+    assert (worker_media / version.artefact_path / "model_card.md").exists()
+    assert ModelVersion.objects.get(status="active") == active_version
+
+
+def test_a_failed_training_run_in_the_worker_leaves_the_active_model(worker, data_manager, active_version):
+    run = start_training_run(user=data_manager)  # no labelled panels in the database
+
+    run = wait_until_finished(TrainingRun, run.pk, worker)
+
+    assert run.status == JobStatus.FAILED and "Not enough labelled panels" in run.message
+    assert list(ModelVersion.objects.values_list("version", "status")) == [(active_version.version, "active")]

@@ -1,0 +1,69 @@
+"""A worker killed (SIGKILL) in the middle of a batch job: another worker finishes it, every row scored once.
+
+The message is acknowledged only when the task ends (acks_late), so Redis hands it out again once the
+visibility timeout has passed (3 s here instead of an hour); the second worker resumes the job where the
+committed chunks stop.
+"""
+
+import time
+
+import pytest
+
+from diagnostics.models import JobStatus, LabPanel, Patient, Prediction, ScoringJob
+from diagnostics.roles import ensure_groups
+from diagnostics.services.batch import result_csv_path, start_scoring_job
+from tests.celery_worker import run_worker, worker_support_missing
+from tests.jobs_fixtures import active_version, dev_lines, media_root, small_model_dir, upload
+from thyroweb.celery import app as celery_app
+
+__all__ = ["active_version", "media_root", "small_model_dir"]  # fixtures used by name
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+ROWS = 4000
+# Redelivery after 3 s (looked for every second) instead of an hour; small chunks so the kill lands mid-job.
+WORKER_ENV = {
+    "CELERY_VISIBILITY_TIMEOUT": "3",
+    "CELERY_UNACKED_RESTORE_SECONDS": "1",
+    "THYROWEB_SCORING_CHUNK_ROWS": "200",
+}
+
+
+def scored_rows(job_id: int) -> tuple[str, int]:
+    return ScoringJob.objects.filter(pk=job_id).values_list("status", "scored_rows").get()
+
+
+def test_a_job_survives_a_killed_worker_with_every_row_scored_exactly_once(media_root, active_version):
+    reason = worker_support_missing()
+    if reason:
+        pytest.skip(reason)
+    ensure_groups()
+    celery_app.control.purge()
+    with run_worker(env=WORKER_ENV) as first:
+        job = start_scoring_job(user=None, uploaded_file=upload("\n".join(dev_lines(ROWS)), "many.data"))
+        deadline = time.monotonic() + 60
+        while scored_rows(job.pk)[1] == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        first.kill()
+    status, scored_at_kill = scored_rows(job.pk)
+    assert status == JobStatus.RUNNING and 0 < scored_at_kill < job.accepted_rows, first.log()
+
+    with run_worker(env=WORKER_ENV) as second:
+        deadline = time.monotonic() + 90
+        while scored_rows(job.pk)[0] == JobStatus.RUNNING and time.monotonic() < deadline:
+            time.sleep(0.2)
+        job.refresh_from_db()
+        assert job.status == JobStatus.SUCCEEDED, f"{job.status}: {job.message}\n{second.log()}"
+
+    refs = list(
+        LabPanel.objects.filter(source=LabPanel.Source.CSV, source_ref__startswith=f"job{job.pk}:").values_list(
+            "source_ref", flat=True
+        )
+    )
+    assert sorted(refs) == sorted(f"job{job.pk}:line{n}" for n in range(1, ROWS + 1))
+    predictions = Prediction.objects.filter(panel__source_ref__startswith=f"job{job.pk}:")
+    assert predictions.count() == ROWS and predictions.values("panel").distinct().count() == ROWS
+    record_ids = {line.rsplit("[", 1)[1] for line in dev_lines(ROWS)}
+    assert job.scored_rows == ROWS and Patient.objects.count() == len(record_ids)  # no patient twice either
+    with open(result_csv_path(job), encoding="utf-8") as handle:
+        assert len(handle.read().splitlines()) == ROWS + 1
