@@ -36,6 +36,18 @@ METRIC_LABELS = {
 _FEATURE_LABELS = {"age": gettext_lazy("age"), "T3_TT4_ratio": gettext_lazy("T3/TT4 ratio")}
 
 
+ROLE_LABELS = {
+    "clinician": gettext_lazy("clinician"),
+    "data_manager": gettext_lazy("data manager"),
+    "admin": gettext_lazy("administrator"),
+}
+
+
+@register.filter
+def role_label(role: str | None) -> str:
+    return ROLE_LABELS.get(role, gettext_lazy("no role")) if role else gettext_lazy("no role")
+
+
 @register.filter
 def class_label(name: str) -> str:
     return CLASS_LABELS.get(name, name)
@@ -158,7 +170,8 @@ def _explained_input(item: dict) -> str:
         return _("referral source %(source)s") % {"source": value}
     if feature in HISTORY_FLAGS:
         flag = LabPanel._meta.get_field(feature).verbose_name
-        return f"{flag}: {_('yes') if value else _('no')}"
+        answer = _("yes") if value else _("no")
+        return f"{flag}: {answer}"
     return ""
 
 
