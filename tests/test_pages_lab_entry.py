@@ -6,8 +6,8 @@ from django.urls import reverse
 from django.utils import translation
 
 from diagnostics.forms import LabPanelForm
-from diagnostics.models import AuditEvent, LabPanel, ModelVersion, Patient, Prediction
-from diagnostics.services.registry import SHIPPED, artefact_dir, ensure_default_model_version
+from diagnostics.models import AuditEvent, LabPanel, Patient, Prediction
+from tests.jobs_fixtures import active_version, small_model_dir  # noqa: F401 (fixtures)
 from tests.page_builders import make_patient, make_version
 
 pytestmark = pytest.mark.django_db
@@ -29,15 +29,6 @@ def form_data(**overrides) -> dict:
     }
     data.update(overrides)
     return data
-
-
-@pytest.fixture
-def shipped_model():
-    """The shipped model, registered and active (skips while mlcore ships none)."""
-    probe = ModelVersion(version="probe", artefact_path=SHIPPED)
-    if not (artefact_dir(probe) / "metadata.json").exists() and not any(artefact_dir(probe).glob("*")):
-        pytest.skip("mlcore has no shipped default model yet")
-    return ensure_default_model_version()
 
 
 def test_implausible_tsh_is_refused_on_its_field_and_nothing_is_saved(client_for, clinician):
@@ -129,7 +120,8 @@ def test_when_the_model_cannot_score_nothing_is_saved(client_for, clinician):
     assert not AuditEvent.objects.filter(action="panel.create").exists()
 
 
-def test_saving_a_panel_scores_it_and_shows_the_explained_prediction(client_for, clinician, shipped_model):
+@pytest.mark.slow
+def test_saving_a_panel_scores_it_and_shows_the_explained_prediction(client_for, clinician, active_version):  # noqa: F811 (fixture)
     make_patient()
     client = client_for(clinician)
     response = client.post(reverse("panel_create"), form_data(TSH="45", TT4="40", FTI="42", T4U="0.95"))
@@ -137,7 +129,7 @@ def test_saving_a_panel_scores_it_and_shows_the_explained_prediction(client_for,
     assert response.status_code == 302
     assert response["Location"] == reverse("panel_detail", args=[panel.pk])
     prediction = Prediction.objects.get(panel=panel)
-    assert prediction.model_version == shipped_model
+    assert prediction.model_version == active_version
     assert prediction.predicted_class == "hypothyroid"
     page = client.get(response["Location"]).content.decode()
     assert 'id="predicted-class">hypothyroid' in page
@@ -147,7 +139,7 @@ def test_saving_a_panel_scores_it_and_shows_the_explained_prediction(client_for,
     assert "SPINA-GT" in page
 
 
-def test_a_new_patient_is_created_with_the_panel(client_for, clinician, shipped_model):
+def test_a_new_patient_is_created_with_the_panel(client_for, clinician, active_version):  # noqa: F811 (fixture)
     client_for(clinician).post(reverse("panel_create"), form_data(record_number="MRN-NEW", new_patient="on", sex="M"))
     patient = Patient.objects.get(record_number="MRN-NEW")
     assert patient.sex == "M"
@@ -155,7 +147,7 @@ def test_a_new_patient_is_created_with_the_panel(client_for, clinician, shipped_
     assert AuditEvent.objects.filter(action="patient.create", object_id=str(patient.pk)).exists()
 
 
-def test_french_entry_saves_the_comma_value(client_for, clinician, shipped_model):
+def test_french_entry_saves_the_comma_value(client_for, clinician, active_version):  # noqa: F811 (fixture)
     make_patient()
     client = client_for(clinician)
     client.cookies["django_language"] = "fr"
