@@ -10,3 +10,6 @@ urlpatterns = [
     path("api/v1/", include("diagnostics.api.urls")),
     path("", include("diagnostics.urls")),
 ]
+
+# Unknown URLs under /api/ answer in the API's JSON error shape; pages keep Django's 404 page.
+handler404 = "diagnostics.api.errors.not_found"

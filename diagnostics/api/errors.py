@@ -7,7 +7,8 @@ keyed ``detail``; an unreadable body is keyed ``body``.
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -62,3 +63,10 @@ def exception_handler(exc, context):
         errors = flatten_errors(exc.detail)
     response.data = {"errors": errors}
     return response
+
+
+def not_found(request, exception=None):
+    """handler404: JSON for /api/ URLs that match no route, Django's page otherwise."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"errors": {"detail": ["Not found."]}}, status=404)
+    return page_not_found(request, exception)

@@ -175,6 +175,9 @@ class PredictionSerializer(serializers.ModelSerializer):
 
 class PanelSerializer(serializers.ModelSerializer):
     prediction = serializers.SerializerMethodField(help_text="The most recent prediction, if scored.")
+    diagnosis_class = serializers.CharField(
+        read_only=True, help_text="Known class (normal, hyperthyroid, hypothyroid, other); empty when unknown."
+    )
 
     class Meta:
         model = LabPanel
