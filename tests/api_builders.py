@@ -31,7 +31,7 @@ def make_patient(record_number: str = "MRN-API-1", sex: str = "F", **fields) -> 
 
 def make_panel(patient: Patient, **values) -> LabPanel:
     fields = {k: v for k, v in NORMAL_PANEL.items() if k != "sex"}
-    return LabPanel.objects.create(patient=patient, collected_at=timezone.now(), **{**fields, **values})
+    return LabPanel.objects.create(patient=patient, **{"collected_at": timezone.now(), **fields, **values})
 
 
 def make_version(version: str = "test-v1", status: str = ModelVersion.Status.CANDIDATE, **fields) -> ModelVersion:
