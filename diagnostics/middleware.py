@@ -1,13 +1,17 @@
-"""Request ids for the logs and the Content-Security-Policy header."""
+"""Request ids for the logs, the Content-Security-Policy header, and the request size limit."""
 
 import re
 import uuid
 
 from django.conf import settings
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 
 from diagnostics.logs import current_request_id
 
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+# Room for the multipart envelope and form fields around an uploaded file.
+ENVELOPE_BYTES = 1024 * 1024
 
 # Only our own scripts, styles and images; no framing; forms post to us only.
 DEFAULT_CONTENT_SECURITY_POLICY = {
@@ -77,3 +81,23 @@ class ContentSecurityPolicyMiddleware:
     def process_view(self, request, view_func, view_args, view_kwargs):
         request._csp_overrides = _view_overrides(view_func)
         return None
+
+
+class RequestSizeLimitMiddleware:
+    """Answer 413 before reading a body larger than the upload limit (Django caps form fields, not files)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        limit = settings.THYROWEB_MAX_UPLOAD_BYTES + ENVELOPE_BYTES
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return HttpResponseBadRequest("Content-Length is not a number.", content_type="text/plain")
+        if length > limit:
+            message = f"The request body has {length} bytes; at most {limit} are accepted."
+            if request.path.startswith("/api/"):
+                return JsonResponse({"errors": {"body": [message]}}, status=413)
+            return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)

@@ -4,9 +4,8 @@ from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
+from diagnostics.login_protection import storable_username
 from diagnostics.services.audit import record_event
-
-USERNAME_MAX = 150
 
 
 @receiver(user_logged_in, dispatch_uid="thyroweb_audit_login")
@@ -23,10 +22,10 @@ def audit_logout(sender, request, user, **kwargs) -> None:
 @receiver(user_login_failed, dispatch_uid="thyroweb_audit_login_failed")
 def audit_login_failed(sender, credentials, request=None, **kwargs) -> None:
     # The attempted user name is kept (a security officer needs it); the password never reaches here.
-    username = str(credentials.get("username", ""))[:USERNAME_MAX]
+    username = storable_username(credentials.get("username")) or ""
     record_event(action="auth.login_failed", actor_username=username, request=request)
 
 
 @receiver(user_locked_out, dispatch_uid="thyroweb_audit_lockout")
 def audit_lockout(sender, request, username=None, ip_address=None, **kwargs) -> None:
-    record_event(action="auth.lockout", actor_username=str(username or "")[:USERNAME_MAX], request=request)
+    record_event(action="auth.lockout", actor_username=storable_username(username) or "", request=request)

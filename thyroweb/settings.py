@@ -107,6 +107,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "diagnostics.middleware.RequestIdMiddleware",
+    "diagnostics.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "diagnostics.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -180,6 +181,8 @@ AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = 0.25  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# The tried user name, cleaned so that a 10,000-character or NUL-laden name cannot make a login fail with a 500.
+AXES_USERNAME_CALLABLE = "diagnostics.login_protection.axes_username"
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("fr", _("French"))]

@@ -1,5 +1,8 @@
 """What every API view shares: JSON bodies only, a body size limit, and helpers for the error shape."""
 
+import io
+import re
+
 from django.conf import settings
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError
@@ -7,15 +10,38 @@ from rest_framework.parsers import JSONParser
 
 from diagnostics.api.errors import PayloadTooLarge
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(value) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(item) for item in value)
+    return False
+
 
 class BoundedJSONParser(JSONParser):
-    """JSON nested deeper than Python's decoder can follow is a 400, not a RecursionError (a 500)."""
+    """JSON that Python decodes but cannot handle is a 400, not a 500: nesting deeper than the decoder
+    can follow (RecursionError), and strings with an unpaired surrogate escape such as "\\ud800"
+    (which cannot be stored or even echoed back as UTF-8)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
+        raw = stream.read() if stream is not None else b""
         try:
-            return super().parse(stream, media_type, parser_context)
+            data = super().parse(io.BytesIO(raw), media_type, parser_context)
+            lone_surrogate = _SURROGATE_ESCAPE.search(raw) is not None and _has_lone_surrogate(data)
         except RecursionError:
             raise ParseError("JSON parse error - the document is nested too deeply") from None
+        if lone_surrogate:
+            raise ParseError("JSON parse error - a string holds an unpaired UTF-16 surrogate (\\ud800-\\udfff)")
+        return data
 
 
 class FhirJSONParser(BoundedJSONParser):

@@ -82,6 +82,8 @@ def _pop_options(data: dict) -> tuple[str | None, bool, object]:
     patient = data.pop("patient", None)
     if patient is not None and (not isinstance(patient, str) or not patient.strip() or len(patient) > 64):
         errors["patient"] = ["patient must be a medical record number (1 to 64 characters)"]
+    elif patient is not None and "\x00" in patient:
+        errors["patient"] = ["patient must not contain NUL characters"]
     store = data.pop("store", patient is not None)
     if not isinstance(store, bool):
         errors["store"] = [f"store {store!r} is not true or false"]
