@@ -35,9 +35,8 @@ def make_panel(patient: Patient, **values) -> LabPanel:
 
 
 def make_version(version: str = "test-v1", status: str = ModelVersion.Status.CANDIDATE, **fields) -> ModelVersion:
-    return ModelVersion.objects.create(
-        version=version, status=status, artefact_path="models/none", metrics={"macro_f1": 0.9}, **fields
-    )
+    fields = {"artefact_path": "models/none", "metrics": {"macro_f1": 0.9}, **fields}
+    return ModelVersion.objects.create(version=version, status=status, **fields)
 
 
 def make_prediction(panel: LabPanel, version: ModelVersion, predicted_class: str = "normal") -> Prediction:
