@@ -84,7 +84,9 @@ class LabPanelForm(forms.Form):
     )
     age = forms.CharField(label=_("Age"), required=False, widget=DecimalTextInput(), help_text=_("years, 0–120"))
     referral_source = forms.ChoiceField(
-        label=_("Referral source"), choices=[(s, s) for s in REFERRAL_SOURCES], initial="other"
+        label=_("Referral source"),
+        choices=[(s, _("other") if s == "other" else s) for s in REFERRAL_SOURCES],
+        initial="other",
     )
 
     def __init__(self, *args, **kwargs):

@@ -59,6 +59,14 @@ def metric_label(key: str) -> str:
 
 
 @register.filter
+def lab_number(value) -> str:
+    """A lab value with up to 4 significant digits and no padding zeros, in the page's notation (0,96 in French)."""
+    if value is None or value == "":
+        return ""
+    return f"{float(value):.4g}".replace(".", get_format("DECIMAL_SEPARATOR"))
+
+
+@register.filter
 def attr(obj, name: str):
     """getattr for templates: a panel's value by field name."""
     return getattr(obj, name, None)

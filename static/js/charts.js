@@ -78,6 +78,16 @@
     document.querySelectorAll("canvas.lab-chart").forEach(function (canvas) {
       var series = history[canvas.dataset.test];
       if (!series) return;
+      if (!series.points.length) {
+        var note = document.createElement("p");
+        note.className = "muted";
+        note.textContent = canvas.dataset.emptyLabel || "";
+        canvas.parentNode.replaceWith(note);
+        return;
+      }
+      var times = series.points.map(function (p) { return p.x; });
+      var first = Math.min.apply(null, times), last = Math.max.apply(null, times);
+      var pad = Math.max((last - first) * 0.05, 86400000);
       var low = series.reference[0], high = series.reference[1];
       var ys = series.points.map(function (p) { return p.y; }).concat([low, high]);
       var span = Math.max.apply(null, ys) - Math.min.apply(null, ys) || 1;
@@ -97,7 +107,8 @@
             } },
           },
           scales: {
-            x: { type: "linear", ticks: { maxTicksLimit: 4, callback: function (v) { return dateLabel(v); } } },
+            x: { type: "linear", min: first - pad, max: last + pad,
+                 ticks: { maxTicksLimit: 4, callback: function (v) { return dateLabel(v); } } },
             y: { suggestedMin: Math.max(0, Math.min.apply(null, ys) - 0.1 * span),
                  suggestedMax: Math.max.apply(null, ys) + 0.1 * span,
                  ticks: { callback: function (v) { return number(v, 2); } } },
@@ -157,6 +168,7 @@
   function start() {
     if (typeof Chart === "undefined") return;
     Chart.defaults.locale = lang;
+    Chart.defaults.animation = false;
     drawDashboard();
     drawLabHistory();
     drawPerformance();
