@@ -41,7 +41,8 @@ def dashboard_summary(*, days: int = 30, uncertain_limit: int = 10) -> dict:
             "predictions": sum(distribution.values()),
         },
         "distribution": [{"class": name, "count": distribution.get(name, 0)} for name in CLASSES],
-        "per_day": [{"day": day.isoformat(), "count": n} for day, n in per_day],
+        "per_day": _every_day(dict(per_day), days),
+        "recent_predictions": sum(n for _, n in per_day),
         "active_version": active,
         "headline": headline_metrics(active) if active else [],
         "uncertain": list(
@@ -50,6 +51,15 @@ def dashboard_summary(*, days: int = 30, uncertain_limit: int = 10) -> dict:
             .order_by("-created_at", "-id")[:uncertain_limit]
         ),
     }
+
+
+def _every_day(counts: dict, days: int) -> list[dict]:
+    """One entry per day of the period, zero where nothing was predicted (the chart's axis stays true to time)."""
+    today = timezone.localdate()
+    return [
+        {"day": day.isoformat(), "count": counts.get(day, 0)}
+        for day in (today - timedelta(days=offset) for offset in range(days - 1, -1, -1))
+    ]
 
 
 # Patients ----------------------------------------------------------------------------------------
