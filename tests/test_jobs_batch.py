@@ -2,6 +2,7 @@
 tests/test_jobs_worker.py runs the same jobs through a real Celery worker."""
 
 import csv
+import io
 
 import pytest
 
@@ -176,10 +177,12 @@ def test_a_job_whose_stored_file_is_gone_ends_failed_with_a_message(data_manager
     assert "no longer stored" in job.message and job.finished_at is not None
 
 
-def test_a_job_whose_stored_file_became_unreadable_ends_failed_with_a_message(data_manager, active_version):
+def test_a_job_whose_stored_files_became_unreadable_ends_failed_with_a_message(data_manager, active_version):
     job = start_scoring_job(user=data_manager, uploaded_file=upload("\n".join(dev_lines(5)), "part.data"))
-    with job.input_file.storage.open(job.input_file.name, "wb") as handle:
-        handle.write(b"")
+    storage, name = job.input_file.storage, job.input_file.name
+    for damaged, content in ((name, b""), (f"{name}.accepted.json", b"{not json")):
+        storage.delete(damaged)
+        assert storage.save(damaged, io.BytesIO(content)) == damaged
 
     job = run(job)
 

@@ -8,6 +8,7 @@ nothing: every accepted row ends up scored exactly once.
 
 import csv
 import io
+import json
 import logging
 import os
 import uuid
@@ -16,12 +17,13 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from diagnostics.csv_safety import safe_cell
 from diagnostics.models import JobStatus, LabPanel, Patient, Prediction, ScoringJob
 from diagnostics.services.audit import record_event
+from diagnostics.services.bulk import copy_rows
 from diagnostics.services.imports import UCI_PREFIX, collected_at_from_record_id
 from diagnostics.services.jobs import RequestRefused, claim_job, fail_job
 from diagnostics.services.panels import panel_values
@@ -166,6 +168,8 @@ def start_scoring_job(*, user, request=None, uploaded_file) -> ScoringJob:
         job.message = f"None of the {rejected} data rows can be scored; see the rejected rows."
     with transaction.atomic():
         job.input_file.save(f"job-{uuid.uuid4().hex}.{'data' if uci else 'csv'}", ContentFile(content), save=False)
+        if accepted:
+            _save_accepted(job, uci, result)
         job.save()
         record_event(
             action="scoring_job.create",
@@ -217,7 +221,27 @@ def is_transient(error: Exception) -> bool:
     return isinstance(error, (OperationalError, InterfaceError))
 
 
+def _accepted_name(job: ScoringJob) -> str:
+    return f"{job.input_file.name}.accepted.json"
+
+
+def _save_accepted(job: ScoringJob, uci: bool, result: ReadResult) -> None:
+    """Keep the rows validated at upload beside the file, so the worker need not parse and validate again."""
+    payload = {"uci": uci, "records": result.records, "rejected": len(result.errors)}
+    job.input_file.storage.save(_accepted_name(job), ContentFile(json.dumps(payload).encode()))
+
+
 def _read_stored(job: ScoringJob) -> tuple[bool, ReadResult]:
+    """The job's accepted rows: as validated at upload, or else read from the uploaded file again."""
+    storage = job.input_file.storage
+    if job.input_file and storage.exists(job.input_file.name) and storage.exists(_accepted_name(job)):
+        try:
+            with storage.open(_accepted_name(job), "rb") as handle:
+                payload = json.loads(handle.read())
+            errors = [RowError(0, "")] * payload["rejected"]
+            return payload["uci"], ReadResult(records=payload["records"], errors=errors)
+        except (ValueError, KeyError, TypeError):
+            pass  # unreadable: validate the uploaded file again
     try:
         with job.input_file.open("rb") as handle:
             content = handle.read()
@@ -240,7 +264,10 @@ def _job_predictions(job: ScoringJob, version):
 
 
 def _score_job(job: ScoringJob) -> None:
-    version = job.model_version or active_model_version()
+    try:
+        version = job.model_version or active_model_version()
+    except FileNotFoundError:  # nothing active and no model shipped in mlcore
+        raise ScoringFailed("No model version is active; a data manager must activate one first.") from None
     if job.model_version_id is None:
         ScoringJob.objects.filter(pk=job.pk).update(model_version=version)
         job.model_version = version
@@ -259,7 +286,7 @@ def _score_job(job: ScoringJob) -> None:
         try:
             created_patients += _store_chunk(job, version, predictor, chunk, uci=uci)
         except IntegrityError:  # another worker stored part of this chunk at the same moment
-            created_patients += _store_chunk(job, version, predictor, chunk, uci=uci)
+            created_patients += _store_chunk(job, version, predictor, chunk, uci=uci, careful=True)
         scored += len(chunk)
         ScoringJob.objects.filter(pk=job.pk).update(scored_rows=scored, progress=scored / len(records))
     result_name = _write_results(job, version, records, uci=uci)
@@ -291,80 +318,100 @@ def _collected_at(record: dict, *, uci: bool, default: datetime) -> datetime:
     return default
 
 
-def _patient_ids(job: ScoringJob, records: list[dict], *, uci: bool) -> tuple[list[int], int]:
-    """Patient ids for the records (existing patients by record number, the others created): (ids, created)."""
+def _insert(model, rows: list[dict], *, fast: bool, ignore_conflicts: bool = False) -> list[int]:
+    """Insert rows (dicts of field values); their new ids in order (none when conflicts are ignored).
+
+    fast: PostgreSQL COPY, where a conflict is an IntegrityError (the chunk is then rerun carefully)."""
+    if fast:
+        return copy_rows(model, rows, with_ids=not ignore_conflicts)
+    objects = [model(**row) for row in rows]
+    model.objects.bulk_create(objects, batch_size=2000, ignore_conflicts=ignore_conflicts)
+    return [obj.pk for obj in objects]
+
+
+def _patient_ids(job: ScoringJob, records: list[dict], *, uci: bool, fast: bool) -> tuple[list[int], int]:
+    """Patient ids for the records (existing patients by record number, the others created): (ids, created).
+
+    fast: the numbers generated for this job's lines are known to be new (a chunk is stored once, or
+    rolled back whole), so only the record numbers given in the file are looked up.
+    """
     numbers = [record_number_of(record, job_id=job.pk, uci=uci) for record in records]
-    ids = dict(Patient.objects.filter(record_number__in=set(numbers)).values_list("record_number", "id"))
+    lookup = {n for n, r in zip(numbers, records, strict=True) if r.get("record_id")} if fast else set(numbers)
+    ids = dict(Patient.objects.filter(record_number__in=lookup).values_list("record_number", "id")) if lookup else {}
     missing = {}
     for number, record in zip(numbers, records, strict=True):
         if number not in ids:
             missing.setdefault(number, record.get("sex") or "")
     if missing:
-        Patient.objects.bulk_create(
-            [Patient(record_number=number, sex=sex) for number, sex in missing.items()],
-            batch_size=2000,
-            ignore_conflicts=True,
-        )
-        ids.update(Patient.objects.filter(record_number__in=missing).values_list("record_number", "id"))
+        rows = [{"record_number": number, "sex": sex} for number, sex in missing.items()]
+        if fast:
+            ids.update(zip(missing, _insert(Patient, rows, fast=True), strict=True))
+        else:
+            _insert(Patient, rows, fast=False, ignore_conflicts=True)
+            ids.update(Patient.objects.filter(record_number__in=missing).values_list("record_number", "id"))
     return [ids[number] for number in numbers], len(missing)
 
 
 @transaction.atomic
-def _store_chunk(job: ScoringJob, version, predictor, records: list[dict], *, uci: bool) -> int:
-    """Store and score one chunk of rows (idempotent); returns the number of patients created."""
-    patient_ids, created_patients = _patient_ids(job, records, uci=uci)
+def _store_chunk(job: ScoringJob, version, predictor, records: list[dict], *, uci: bool, careful: bool = False) -> int:
+    """Store and score one chunk of rows; returns the number of patients created.
+
+    The chunk is one transaction. With PostgreSQL it is written with COPY, assuming none of its rows is
+    stored yet (true unless two workers run the job at once: the IntegrityError then makes the caller
+    run it again with ``careful``, which skips what exists).
+    """
+    fast = connection.vendor == "postgresql" and not careful
+    patient_ids, created_patients = _patient_ids(job, records, uci=uci, fast=fast)
     refs = [_source_ref(job.pk, record["line"]) for record in records]
-    panel_ids = dict(
-        LabPanel.objects.filter(source=LabPanel.Source.CSV, source_ref__in=refs).values_list("source_ref", "id")
-    )
+    panel_ids = {}
+    if not fast:
+        existing = LabPanel.objects.filter(source=LabPanel.Source.CSV, source_ref__in=refs)
+        panel_ids = dict(existing.values_list("source_ref", "id"))
     now = timezone.now()
     new_panels = [
-        LabPanel(
-            patient_id=patient_id,
-            collected_at=_collected_at(record, uci=uci, default=now),
-            source=LabPanel.Source.CSV,
-            source_ref=ref,
-            diagnosis_raw=record.get("diagnosis") or "",
-            diagnosis_class=record.get("label") or "",
-            created_by_id=job.created_by_id,
-            created_at=now,
+        {
+            "patient_id": patient_id,
+            "collected_at": _collected_at(record, uci=uci, default=now),
+            "source": LabPanel.Source.CSV,
+            "source_ref": ref,
+            "diagnosis_raw": record.get("diagnosis") or "",
+            "diagnosis_class": record.get("label") or "",
+            "created_by_id": job.created_by_id,
+            "created_at": now,
             **panel_values(record),
-        )
+        }
         for record, patient_id, ref in zip(records, patient_ids, refs, strict=True)
         if ref not in panel_ids
     ]
-    LabPanel.objects.bulk_create(new_panels, batch_size=2000)
-    panel_ids.update((panel.source_ref, panel.pk) for panel in new_panels)
+    new_ids = _insert(LabPanel, new_panels, fast=fast)
+    panel_ids.update(zip((row["source_ref"] for row in new_panels), new_ids, strict=True))
     results = predictor.predict(records, explain=False)
-    Prediction.objects.bulk_create(
-        [
-            Prediction(
-                panel_id=panel_ids[ref],
-                model_version=version,
-                predicted_class=result.predicted_class,
-                uncertain=bool(result.uncertain),
-                explanation=[],
-                requested_by_id=job.created_by_id,
-                created_at=now,
-                **{f"p_{name}": float(result.probabilities[name]) for name in CLASSES},
-            )
-            for ref, result in zip(refs, results, strict=True)
-        ],
-        batch_size=2000,
-        ignore_conflicts=True,
-    )
+    predictions = [
+        {
+            "panel_id": panel_ids[ref],
+            "model_version_id": version.pk,
+            "predicted_class": result.predicted_class,
+            "uncertain": bool(result.uncertain),
+            "explanation": [],
+            "requested_by_id": job.created_by_id,
+            "created_at": now,
+            **{f"p_{name}": float(result.probabilities[name]) for name in CLASSES},
+        }
+        for ref, result in zip(refs, results, strict=True)
+    ]
+    _insert(Prediction, predictions, fast=fast, ignore_conflicts=True)
     return created_patients
 
 
 # --- The results file ---
 
 
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return safe_cell(str(value))
+_FLAG_TEXT = {None: "", True: "true", False: "false"}
+
+
+def _text(value) -> str:
+    """A free-text cell (record number, diagnosis, date): a spreadsheet will not run it as a formula."""
+    return "" if value is None else safe_cell(str(value))
 
 
 def _write_results(job: ScoringJob, version, records: list[dict], *, uci: bool) -> str:
@@ -380,16 +427,19 @@ def _write_results(job: ScoringJob, version, records: list[dict], *, uci: bool) 
     writer.writerow(RESULT_COLUMNS)
     for record in records:
         predicted_class, *probabilities, uncertain = stored[_source_ref(job.pk, record["line"])]
+        # Input values are the validated ones: numbers, flags and fixed codes, never formulas.
+        inputs = [_FLAG_TEXT[value] if value is None or value is True or value is False else value
+                  for value in (record[name] for name in INPUT_FIELDS)]
         writer.writerow(
             [
                 record["line"],
-                _cell(record_number_of(record, job_id=job.pk, uci=uci)),
-                *(_cell(record.get(name)) for name in INPUT_FIELDS),
-                _cell(record.get("diagnosis")),
-                _cell(record.get("collected_at")),
+                _text(record_number_of(record, job_id=job.pk, uci=uci)),
+                *inputs,
+                _text(record.get("diagnosis")),
+                _text(record.get("collected_at")),
                 predicted_class,
-                *(f"{p:.4f}" for p in probabilities),
-                _cell(uncertain),
+                *(round(p, 4) for p in probabilities),
+                _FLAG_TEXT[uncertain],
             ]
         )
     name = f"scoring/results/job-{job.pk}-{uuid.uuid4().hex}.csv"

@@ -198,13 +198,16 @@ def _train(run: TrainingRun, work_dir: Path) -> None:
 
     train_model(train, work_dir, seed=run.params.get("seed", 0), progress=progress, epochs=run.params.get("epochs"))
     predictor = Predictor.load(work_dir)
-    baseline = active_model_version()
+    try:
+        baseline = active_model_version()
+    except FileNotFoundError:  # no active version and no model shipped in mlcore: nothing to compare with
+        baseline = None
     holdout = {
         "rows": len(held_out),
         "data": f"{len(held_out)} held-out labelled rows (fixed hash split, never trained on)",
         "candidate": holdout_scores(predictor, held_out),
-        "baseline_version": baseline.version,
-        "baseline": holdout_scores(load_predictor(baseline), held_out),
+        "baseline_version": baseline.version if baseline else None,
+        "baseline": holdout_scores(load_predictor(baseline), held_out) if baseline else None,
     }
     name = f"{predictor.version}-run{run.pk}"
     final_dir = Path(settings.MEDIA_ROOT) / MODELS_DIR / name

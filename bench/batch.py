@@ -1,0 +1,191 @@
+"""Batch scoring and training throughput through real Celery workers (Redis, PostgreSQL). Prints figures.
+
+    DATABASE_URL=postgres://... CELERY_BROKER_URL=redis://... THYROWEB_DATA_DIR=... \\
+        .venv/bin/python bench/batch.py [--rows 100000] [--skip-training] [--skip-two-workers]
+
+1. Training run on the full dev data (thyroid0387-dev.data) in a worker: wall time, candidate metrics.
+   If no model is active (and none ships with mlcore), the candidate is activated for the next steps.
+2. One worker, one uploaded CSV of --rows panels (no record numbers: one new patient per row):
+   upload validation time, the worker's scoring + storing time, end to end from upload to "succeeded".
+3. Two files of --rows/2 panels each, scored by one worker, then by two workers: the speed-up.
+   (A job is claimed by one worker; workers scale across jobs.)
+
+Rows are panels of the dev data repeated; everything the bench stored is deleted at the end.
+Uses the database and broker of the environment: run it against a bench or development database.
+"""
+
+import argparse
+import csv
+import io
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "thyroweb.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.core.files.uploadedfile import SimpleUploadedFile  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from diagnostics.models import JobStatus, LabPanel, ModelVersion, Patient, Prediction, ScoringJob, TrainingRun  # noqa: E402
+from diagnostics.services.batch import start_scoring_job  # noqa: E402
+from diagnostics.services.registry import activate_model_version  # noqa: E402
+from diagnostics.services.training import start_training_run  # noqa: E402
+from mlcore.data import read_uci  # noqa: E402
+from mlcore.schema import INPUT_FIELDS  # noqa: E402
+from thyroweb.celery import app as celery_app  # noqa: E402
+
+DEV_FILE = "thyroid0387-dev.data"
+
+
+class Worker:
+    """A `celery worker --pool solo` subprocess (the production ML worker setting)."""
+
+    def __init__(self, name: str):
+        self.name = f"{name}-{uuid.uuid4().hex[:6]}@bench"
+        self.log_path = Path(tempfile.mkdtemp(prefix="bench-worker-")) / "worker.log"
+        self._log = open(self.log_path, "wb")
+        command = [sys.executable, "-m", "celery", "-A", "thyroweb", "worker", "--pool", "solo", "-n", self.name,
+                   "--without-mingle", "--without-gossip", "-l", "warning"]
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+        self.process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while not celery_app.control.ping(destination=[self.name], timeout=0.5):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"worker did not start:\n{self.log_path.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+        self._log.close()
+
+
+def wait(model, pks: list[int], timeout: float) -> list:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = list(model.objects.filter(pk__in=pks))
+        if all(row.status in (JobStatus.SUCCEEDED, JobStatus.FAILED) for row in rows):
+            return rows
+        time.sleep(0.05)
+    raise SystemExit(f"{model.__name__} {pks} not finished after {timeout} s")
+
+
+def panels_csv(records: list[dict], rows: int) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(INPUT_FIELDS)
+    for i in range(rows):
+        record = records[i % len(records)]
+        writer.writerow(["" if record[f] is None else ("t" if record[f] is True else "f" if record[f] is False
+                         else record[f]) for f in INPUT_FIELDS])
+    return out.getvalue().encode()
+
+
+def score_files(files: list[bytes]) -> tuple[float, list[ScoringJob], list[float]]:
+    """Upload the files (validation in this process, as the web request does), wait for the jobs."""
+    started = time.perf_counter()
+    jobs, upload_seconds = [], []
+    for content in files:
+        t = time.perf_counter()
+        jobs.append(start_scoring_job(user=None, uploaded_file=SimpleUploadedFile("bench.csv", content)))
+        upload_seconds.append(time.perf_counter() - t)
+    done = wait(ScoringJob, [job.pk for job in jobs], timeout=900)
+    elapsed = time.perf_counter() - started
+    for job in done:
+        if job.status != JobStatus.SUCCEEDED:
+            raise SystemExit(f"scoring job {job.pk} failed: {job.message}")
+    return elapsed, done, upload_seconds
+
+
+def cleanup(jobs: list[ScoringJob]) -> None:
+    for job in jobs:
+        prefix = f"job{job.pk}:"
+        panels = LabPanel.objects.filter(source=LabPanel.Source.CSV, source_ref__startswith=prefix)
+        patient_ids = list(panels.values_list("patient_id", flat=True).distinct())
+        Prediction.objects.filter(panel__in=panels).delete()
+        panels.delete()
+        Patient.objects.filter(pk__in=patient_ids, record_number__startswith=f"JOB{job.pk}-").delete()
+        for field in (job.input_file, job.result_file):
+            if field:
+                field.storage.delete(field.name)
+        ScoringJob.objects.filter(pk=job.pk).delete()
+
+
+def bench_training(worker: Worker) -> None:
+    print("\n== Training run on the full dev data, one worker ==")
+    run = start_training_run(user=None, data_file=DEV_FILE)
+    (run,) = wait(TrainingRun, [run.pk], timeout=900)
+    if run.status != JobStatus.SUCCEEDED:
+        raise SystemExit(f"training failed: {run.message}")
+    seconds = (run.finished_at - run.started_at).total_seconds()
+    version = run.result_version
+    holdout = version.metrics["holdout"]
+    print(f"training run: {seconds:.1f} s in the worker ({run.epoch} epochs, best validation macro-F1 "
+          f"{max(h['val_macro_f1'] for h in run.history):.3f}); target <= 180 s")
+    print(f"candidate {version.version}: test-split macro-F1 {version.metrics.get('macro_f1', float('nan')):.3f}; "
+          f"fixed held-out ({holdout['rows']} rows) macro-F1 {holdout['candidate']['macro_f1']:.3f}, "
+          f"hyperthyroid recall {holdout['candidate']['recall_hyperthyroid']:.3f}")
+    if not ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).exists():
+        activate_model_version(version=version, user=None, override_reason="bench: no model was active")
+        print(f"(no model was active: {version.version} activated for the scoring benches)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--skip-training", action="store_true")
+    parser.add_argument("--skip-two-workers", action="store_true")
+    options = parser.parse_args()
+    if connection.vendor != "postgresql" or not settings.CELERY_BROKER_URL:
+        raise SystemExit("set DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis)")
+    records = read_uci(Path(settings.THYROWEB_DATA_DIR) / DEV_FILE).records
+    print(f"database {connection.settings_dict['NAME']}, chunk {settings.THYROWEB_SCORING_CHUNK_ROWS} rows, "
+          f"{os.cpu_count()} CPUs")
+
+    celery_app.control.purge()
+    first = Worker("one")
+    created: list[ScoringJob] = []
+    try:
+        if not options.skip_training:
+            bench_training(first)
+
+        print(f"\n== {options.rows:,} panels, one CSV upload, one worker ==")
+        content = panels_csv(records, options.rows)
+        elapsed, (job,), (upload_s,) = score_files([content])
+        created.append(job)
+        in_worker = (job.finished_at - job.started_at).total_seconds()
+        print(f"file {len(content) / 1e6:.1f} MB; upload validation {upload_s:.1f} s; worker (read, score, store, "
+              f"results CSV) {in_worker:.1f} s = {job.scored_rows / in_worker:,.0f} rows/s")
+        print(f"end to end (upload to succeeded): {elapsed:.1f} s for {job.scored_rows:,} rows; target <= 30 s "
+              "(goal 10 s)")
+
+        if not options.skip_two_workers:
+            half = panels_csv(records, options.rows // 2)
+            print(f"\n== two files of {options.rows // 2:,} panels: one worker, then two ==")
+            one_s, jobs, _ = score_files([half, half])
+            created.extend(jobs)
+            second = Worker("two")
+            try:
+                two_s, jobs, _ = score_files([half, half])
+                created.extend(jobs)
+            finally:
+                second.stop()
+            print(f"one worker: {one_s:.1f} s; two workers: {two_s:.1f} s; speed-up {one_s / two_s:.2f}x "
+                  f"({os.cpu_count()} CPUs, shared with the database and this process)")
+    finally:
+        first.stop()
+        cleanup(created)
+
+
+if __name__ == "__main__":
+    main()
