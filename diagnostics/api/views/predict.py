@@ -114,13 +114,8 @@ class Predict(ApiViewMixin, APIView):
         clean = validated_panel(data)
         warnings = [w for w in (value_warning(name, clean[name]) for name in LAB_TESTS) if w]
         if not store:
+            # Nothing stored and no patient: no audit row (a synchronous commit per call would halve throughput).
             result, version = predict_values(clean)
-            record_event(
-                action="prediction.compute",
-                request=request,
-                model_version=version.version,
-                predicted_class=result.predicted_class,
-            )
             return Response({**result_data(result, version.version), "warnings": warnings})
         with transaction.atomic():
             existing = Patient.objects.filter(record_number=record_number).first()
