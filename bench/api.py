@@ -258,6 +258,7 @@ def main() -> None:
     try:
         print(f"gunicorn gthread {args.workers} workers x {args.threads} threads on 127.0.0.1:{server.port}, "
               f"PostgreSQL, model {version}, {os.cpu_count()} CPUs")  # fmt: skip
+        print("load average before (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
         warm_up(server.port, token, args.workers)
         use_wrk = shutil.which("wrk") and not args.python_client
         runner = run_wrk if use_wrk else run_python_client
@@ -274,6 +275,7 @@ def main() -> None:
         times = run_bulk(server.port, token, bulk_runs)
         print(f"  wall time     {', '.join(f'{t:.2f}' for t in times)} s; median {statistics.median(times):.2f} s"
               "   (target <= 2)")  # fmt: skip
+        print("load average after (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     finally:
         server.stop()
         Token.objects.filter(user=user).delete()

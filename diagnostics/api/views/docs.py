@@ -29,6 +29,8 @@ class DocsView(SpectacularSwaggerSplitView):
     permission_classes = [IsAuthenticated, HasRole]
     template_name = "diagnostics/api/swagger_ui.html"
     url_name = "api-schema"
+    # Swagger UI sets style attributes from its scripts; scripts stay 'self' only.
+    content_security_policy = {"style-src": "'self' 'unsafe-inline'"}
 
     def handle_exception(self, exc):
         if isinstance(exc, exceptions.NotAuthenticated):
