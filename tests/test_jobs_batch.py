@@ -237,3 +237,21 @@ def test_upload_in_the_embedded_default_is_scored_on_commit(data_manager, active
         job = start_scoring_job(user=data_manager, uploaded_file=upload(good_and_bad_csv()))
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED and job.scored_rows == 3
+
+
+def test_a_chunk_stored_by_two_workers_at_once_is_kept_once(data_manager, active_version):
+    from django.db import IntegrityError
+
+    from diagnostics.services import batch
+
+    job = start_scoring_job(user=data_manager, uploaded_file=upload("\n".join(dev_lines(12)), "part.data"))
+    records, predictor = dev_records(12), batch.load_predictor(active_version)
+    batch._store_chunk(job, active_version, predictor, records, uci=True)
+    counts = (LabPanel.objects.count(), Prediction.objects.count(), Patient.objects.count())
+
+    try:  # the second worker's fast write (COPY) collides with the first one's rows...
+        batch._store_chunk(job, active_version, predictor, records, uci=True)
+    except IntegrityError:  # ...and is done again carefully, as _score_job does
+        batch._store_chunk(job, active_version, predictor, records, uci=True, careful=True)
+
+    assert (LabPanel.objects.count(), Prediction.objects.count(), Patient.objects.count()) == counts == (12, 12, 12)

@@ -67,3 +67,35 @@ def test_a_job_survives_a_killed_worker_with_every_row_scored_exactly_once(media
     assert job.scored_rows == ROWS and Patient.objects.count() == len(record_ids)  # no patient twice either
     with open(result_csv_path(job), encoding="utf-8") as handle:
         assert len(handle.read().splitlines()) == ROWS + 1
+
+
+def test_a_training_run_whose_worker_is_killed_never_touches_the_active_model_and_is_run_again(
+    media_root, active_version
+):
+    from diagnostics.models import ModelVersion, TrainingRun
+    from diagnostics.services.training import start_training_run
+
+    reason = worker_support_missing()
+    if reason:
+        pytest.skip(reason)
+    celery_app.control.purge()
+    with run_worker(env=WORKER_ENV) as first:
+        run = start_training_run(user=None, data_file="thyroid0387-dev.data", params={"epochs": 4, "max_records": 600})
+        deadline = time.monotonic() + 120
+        while TrainingRun.objects.get(pk=run.pk).epoch < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        first.kill()
+    run.refresh_from_db()
+    assert run.status == JobStatus.RUNNING and 1 <= run.epoch < 4, first.log()
+    assert list(ModelVersion.objects.values_list("version", "status")) == [(active_version.version, "active")]
+
+    with run_worker(env=WORKER_ENV) as second:
+        deadline = time.monotonic() + 180
+        while TrainingRun.objects.get(pk=run.pk).status == JobStatus.RUNNING and time.monotonic() < deadline:
+            time.sleep(0.2)
+        run.refresh_from_db()
+        assert run.status == JobStatus.SUCCEEDED, f"{run.status}: {run.message}\n{second.log()}"
+
+    assert run.result_version.status == "candidate" and run.epoch == 4
+    assert ModelVersion.objects.get(status="active") == active_version
+    assert not list((media_root / "models").glob(".tmp-*"))  # the killed attempt's scratch folder is gone too

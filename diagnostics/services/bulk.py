@@ -42,7 +42,9 @@ def copy_rows(model: type[models.Model], rows: list[dict], *, with_ids: bool = F
             )
             ids = [row[0] for row in cursor.fetchall()]
         columns = ", ".join(quote(f.column) for f in fields)
-        with cursor.cursor.copy(f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN") as copy:
+        statement = f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN"
+        # The psycopg cursor itself, under Django's wrapper so that errors are Django's (IntegrityError...).
+        with connection.wrap_database_errors, cursor.cursor.copy(statement) as copy:
             for index, row in enumerate(rows):
                 if with_ids:
                     row = {**row, pk.attname: ids[index]}

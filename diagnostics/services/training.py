@@ -158,7 +158,10 @@ def process_training_run(*, run_id: int, task_id: str) -> None:
     run = claim_job(TrainingRun, pk=run_id, task_id=task_id)
     if run is None:
         return
-    work_dir = Path(settings.MEDIA_ROOT) / MODELS_DIR / f".tmp-run{run.pk}-{uuid.uuid4().hex[:8]}"
+    models_dir = Path(settings.MEDIA_ROOT) / MODELS_DIR
+    for left_over in models_dir.glob(f".tmp-run{run.pk}-*"):  # from an attempt whose worker was killed
+        shutil.rmtree(left_over, ignore_errors=True)
+    work_dir = models_dir / f".tmp-run{run.pk}-{uuid.uuid4().hex[:8]}"
     try:
         _train(run, work_dir)
     except TrainingFailed as problem:
