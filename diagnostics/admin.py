@@ -1,6 +1,26 @@
 from django.contrib import admin
 
 from diagnostics.models import AuditEvent, LabPanel, ModelVersion, Patient, Prediction, ScoringJob, TrainingRun
+from diagnostics.services.audit import record_event
+from diagnostics.services.patients import delete_patient
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """Changes made in the admin land in the audit trail too (the changed field names, never their values)."""
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        action = f"{obj._meta.model_name}.{'change' if change else 'create'}"
+        record_event(action=action, request=request, obj=obj, via="admin", fields=sorted(form.changed_data))
+
+    def delete_model(self, request, obj):
+        record_event(action=f"{obj._meta.model_name}.delete", request=request, obj=obj, via="admin")
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            record_event(action=f"{obj._meta.model_name}.delete", request=request, obj=obj, via="admin")
+        super().delete_queryset(request, queryset)
 
 
 class LabPanelInline(admin.TabularInline):
@@ -13,7 +33,7 @@ class LabPanelInline(admin.TabularInline):
 
 
 @admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin):
+class PatientAdmin(AuditedAdmin):
     list_display = ("record_number", "sex", "date_of_birth", "created_at", "deleted_at")
     list_filter = ("sex", ("deleted_at", admin.EmptyFieldListFilter))
     search_fields = ("=record_number", "record_number")
@@ -21,9 +41,24 @@ class PatientAdmin(admin.ModelAdmin):
     inlines = [LabPanelInline]
     show_full_result_count = False
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "GET":
+            record_event(
+                action="patient.view", request=request, object_type="patient", object_id=object_id, via="admin"
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    # Deleting a patient is a soft delete here too: the row and its audit trail stay.
+    def delete_model(self, request, obj):
+        delete_patient(patient=obj, user=request.user, request=request)
+
+    def delete_queryset(self, request, queryset):
+        for patient in queryset:
+            delete_patient(patient=patient, user=request.user, request=request)
+
 
 @admin.register(LabPanel)
-class LabPanelAdmin(admin.ModelAdmin):
+class LabPanelAdmin(AuditedAdmin):
     list_display = ("id", "patient", "collected_at", "TSH", "T3", "TT4", "FTI", "diagnosis_class", "source")
     list_filter = ("diagnosis_class", "source", "referral_source", ("collected_at", admin.DateFieldListFilter))
     search_fields = ("=patient__record_number", "diagnosis_raw")
@@ -35,7 +70,7 @@ class LabPanelAdmin(admin.ModelAdmin):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(AuditedAdmin):
     list_display = ("version", "status", "created_at", "activated_at", "macro_f1")
     list_filter = ("status",)
     search_fields = ("version",)
@@ -87,14 +122,14 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(TrainingRun)
-class TrainingRunAdmin(admin.ModelAdmin):
+class TrainingRunAdmin(AuditedAdmin):
     list_display = ("id", "status", "progress", "val_macro_f1", "result_version", "created_at", "finished_at")
     list_filter = ("status",)
     readonly_fields = [f.name for f in TrainingRun._meta.fields]
 
 
 @admin.register(ScoringJob)
-class ScoringJobAdmin(admin.ModelAdmin):
+class ScoringJobAdmin(AuditedAdmin):
     list_display = ("id", "status", "original_name", "accepted_rows", "rejected_rows", "scored_rows", "created_at")
     list_filter = ("status",)
     readonly_fields = [f.name for f in ScoringJob._meta.fields]

@@ -10,9 +10,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from diagnostics.csv_safety import safe_cell
-from diagnostics.models import AppendOnlyError, AuditEvent, Patient
+from diagnostics.models import AppendOnlyError, AuditEvent, LabPanel, Patient
 from diagnostics.services.audit import record_event
 from diagnostics.services.patients import delete_patient
+from mlcore.schema import HISTORY_FLAGS
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -249,3 +250,94 @@ def test_deactivated_users_lose_access(client_for, admin_user):
     get_user_model().objects.filter(pk=admin_user.pk).update(is_active=False)
     admin_user.refresh_from_db()
     assert client_for(admin_user).get(reverse("audit")).status_code in (302, 403)
+
+
+# Every sensitive action leaves an event ------------------------------------------------------
+
+
+def actions_for(obj) -> list[str]:
+    return list(
+        AuditEvent.objects.filter(object_type=obj._meta.model_name, object_id=str(obj.pk)).values_list(
+            "action", flat=True
+        )
+    )
+
+
+def test_viewing_a_patient_on_the_page_the_api_and_the_admin_is_audited(client_for, admin_user):
+    patient = Patient.objects.create(record_number="MRN-VIEW-1")
+    client = client_for(admin_user)
+    assert client.get(reverse("patient_detail", args=[patient.pk])).status_code == 200
+    assert client.get(reverse("api-patient", args=[patient.pk])).status_code == 200
+    assert client.get(reverse("admin:diagnostics_patient_change", args=[patient.pk])).status_code == 200
+    views = AuditEvent.objects.filter(action="patient.view", object_id=str(patient.pk))
+    assert views.count() == 3
+    assert {event.actor for event in views} == {admin_user}
+    assert all(event.ip_address == "127.0.0.1" for event in views)
+
+
+def test_creating_a_panel_and_importing_records_are_audited(clinician, data_manager, tmp_path):
+    from diagnostics.services.imports import import_uci
+    from diagnostics.services.panels import create_panel
+
+    patient = Patient.objects.create(record_number="MRN-PANEL-1")
+    clean = {
+        "age": 40,
+        "referral_source": "other",
+        "TSH": 2.0,
+        "T3": None,
+        "TT4": None,
+        "T4U": None,
+        "FTI": None,
+        "TBG": None,
+        **dict.fromkeys(HISTORY_FLAGS, False),
+    }
+    panel = create_panel(patient=patient, clean=clean, user=clinician)
+    assert actions_for(panel) == ["panel.create"]
+    path = tmp_path / "two.data"
+    path.write_text(
+        "29,F,f,f,f,f,f,f,f,t,f,f,f,f,f,f,t,0.3,f,?,f,?,f,?,f,?,f,?,other,-[840801013]\n"
+        "28,F,f,f,f,f,f,f,f,f,f,f,f,f,f,f,t,0.7,t,2.6,t,116,f,?,f,?,f,?,SVI,-[840807019]\n"
+    )
+    import_uci(path, user=data_manager)
+    event = AuditEvent.objects.get(action="data.import_uci")
+    assert event.actor == data_manager and event.details["created_panels"] == 2
+    assert "840801013" not in str(event.details)
+
+
+def test_admin_changes_are_audited_with_field_names_but_no_values(client_for, admin_user):
+    patient = Patient.objects.create(record_number="MRN-ADMIN-1")
+    panel = LabPanel.objects.create(patient=patient, age=50, TSH=2.0)
+    client = client_for(admin_user)
+    url = reverse("admin:diagnostics_labpanel_change", args=[panel.pk])
+    form = {
+        field: getattr(panel, field) if getattr(panel, field) is not None else ""
+        for field in (
+            "age",
+            "TSH",
+            "T3",
+            "TT4",
+            "T4U",
+            "FTI",
+            "TBG",
+            "referral_source",
+            "source",
+            "source_ref",
+            "diagnosis_raw",
+            "diagnosis_class",
+        )
+    }
+    form.update({"patient": patient.pk, "collected_at_0": "2026-01-05", "collected_at_1": "10:00:00", "TSH": "7.25"})
+    response = client.post(url, form)
+    assert response.status_code == 302, response.content[:2000]
+    event = AuditEvent.objects.get(action="labpanel.change")
+    assert event.details["via"] == "admin" and "TSH" in event.details["fields"]
+    assert "7.25" not in str(event.details)
+
+
+def test_deleting_a_patient_in_the_admin_is_a_soft_delete(client_for, admin_user):
+    patient = Patient.objects.create(record_number="MRN-ADMIN-DEL")
+    client = client_for(admin_user)
+    response = client.post(reverse("admin:diagnostics_patient_delete", args=[patient.pk]), {"post": "yes"})
+    assert response.status_code == 302
+    assert Patient.objects.get(pk=patient.pk).deleted_at is not None
+    assert "patient.delete" in actions_for(patient)
