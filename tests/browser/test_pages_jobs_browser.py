@@ -10,7 +10,7 @@ from diagnostics.models import JobStatus, TrainingRun
 from tests.browser.test_pages_browser import CHROMIUM, LAUNCH_ARGS, shot
 from tests.conftest import PASSWORD
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def update_in_another_thread(pk: int, **fields) -> None:
