@@ -16,7 +16,7 @@ from django.contrib import admin
 from django.test import RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from diagnostics.access import ADMIN, CLINICIAN, DATA_MANAGER, ROLES, HasRole
+from diagnostics.access import ADMIN, CLINICIAN, DATA_MANAGER, ROLES, HasRole, role_required
 from diagnostics.models import AuditEvent, LabPanel, ModelVersion, Patient, Prediction, ScoringJob, TrainingRun
 
 # Open to anyone by design: logging in and out, switching language (static files never reach the URLconf).
@@ -294,3 +294,28 @@ def test_the_admin_site_is_for_admins_only(route, client, world, admin_user, dat
 
 def test_unknown_urls_are_404_not_500(client_for, clinician):
     assert client_for(clinician).get("/no/such/page/").status_code == 404
+
+
+def test_the_walk_spots_a_view_that_declares_no_role():
+    from django.http import HttpResponse
+    from django.views.decorators.http import require_POST
+    from rest_framework.views import APIView
+
+    def bare(request):
+        return HttpResponse("open to all")
+
+    class BareEndpoint(APIView):
+        pass
+
+    class DeclaredEndpoint(APIView):
+        required_role = DATA_MANAGER
+
+    assert declared_role(Route("bare/", "bare", bare, "")) is None
+    assert declared_role(Route("api/v1/bare", "bare-api", BareEndpoint.as_view(), "")) is None
+    assert declared_role(Route("x/", "x", require_POST(role_required(ADMIN)(bare)), "")) == ADMIN
+    assert declared_role(Route("api/v1/x", "x-api", DeclaredEndpoint.as_view(), "")) == DATA_MANAGER
+    class OpenEndpoint(APIView):
+        required_role = CLINICIAN
+        permission_classes = []  # would drop the role check the settings add
+
+    assert not any(isinstance(p, HasRole) for p in drf_permissions(Route("", "", OpenEndpoint.as_view(), "")))
