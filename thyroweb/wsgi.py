@@ -1,7 +1,12 @@
 """WSGI entry point (gunicorn thyroweb.wsgi)."""
 import os
 
-from django.core.wsgi import get_wsgi_application
+# A web request scores one panel (or one bulk batch): BLAS thread pools only spin against the other
+# gunicorn workers on the same cores. Set before numpy is first imported.
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+from django.core.wsgi import get_wsgi_application  # noqa: E402
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "thyroweb.settings")
 application = get_wsgi_application()
