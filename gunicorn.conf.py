@@ -1,0 +1,10 @@
+"""Gunicorn settings, read automatically from the working directory (docker-compose, Makefile, bench).
+
+Access log lines carry no query string and no referrer: search parameters can hold
+medical record numbers. One JSON object per line, with the request id the app sets.
+"""
+
+access_log_format = (
+    '{"time": "%(t)s", "logger": "gunicorn.access", "remote": "%(h)s", "method": "%(m)s", "path": "%(U)s", '
+    '"status": "%(s)s", "bytes": "%(B)s", "duration_ms": "%(M)s", "request_id": "%({x-request-id}o)s"}'
+)
