@@ -91,7 +91,9 @@ class PredictRequestSerializer(PanelValuesSerializer):
         max_length=64,
         help_text="Medical record number; with store=true the panel is stored for this patient (created if new).",
     )
-    store = serializers.BooleanField(required=False, default=False, help_text="Store the panel and its prediction.")
+    store = serializers.BooleanField(
+        required=False, help_text="Store the panel and prediction for the patient (default: true with a patient)."
+    )
     collected_at = serializers.DateTimeField(required=False, help_text="When the sample was taken (default: now).")
 
 
