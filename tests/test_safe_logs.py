@@ -174,3 +174,23 @@ def test_a_full_workflow_logs_no_record_number_note_or_lab_value(captured_logs, 
         f"\n{len(captured_logs.lines)} log lines captured from",
         sorted({json.loads(x)["logger"] for x in captured_logs.lines}),
     )
+
+
+def test_a_task_logs_with_its_task_id_and_an_eager_task_gives_the_request_its_id_back(captured_logs):
+    from celery import shared_task
+
+    from diagnostics.logs import current_request_id
+
+    @shared_task(name="tests.log_something")
+    def log_something():
+        logging.getLogger("diagnostics.example").info("inside a task")
+
+    token = current_request_id.set("request-1")
+    try:
+        log_something.apply(task_id="abc123")
+        logging.getLogger("diagnostics.example").info("after the task")
+    finally:
+        current_request_id.reset(token)
+    entries = {json.loads(line)["message"]: json.loads(line)["request_id"] for line in captured_logs.lines}
+    assert entries["inside a task"] == "task-abc123"
+    assert entries["after the task"] == "request-1"
