@@ -121,3 +121,15 @@ def token_client_for_key(key: str):
     from django.test import Client
 
     return Client(HTTP_AUTHORIZATION=f"Token {key}")
+
+
+def test_an_admin_creates_and_deletes_api_tokens_in_the_admin(client_for, admin_user, clinician):
+    admin = client_for(admin_user)
+    assert admin.get("/admin/authtoken/tokenproxy/").status_code == 200
+    response = admin.post("/admin/authtoken/tokenproxy/add/", {"user": clinician.pk})
+    assert response.status_code == 302, response.content[:500]
+    token = Token.objects.get(user=clinician)
+    assert token_client_for_key(token.key).get("/api/v1/patients/").status_code == 200
+    deleted = admin.post(f"/admin/authtoken/tokenproxy/{clinician.pk}/delete/", {"post": "yes"})  # keyed by user
+    assert deleted.status_code == 302
+    assert token_client_for_key(token.key).get("/api/v1/patients/").status_code == 401
