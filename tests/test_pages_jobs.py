@@ -1,5 +1,7 @@
 """Job pages: start forms for data managers, refusals shown on the form, live progress JSON, results."""
 
+import json
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -97,3 +99,12 @@ def test_job_lists_carry_what_the_progress_script_needs(client_for, data_manager
 def test_results_download_is_404_until_the_job_has_results(client_for, data_manager):
     job = ScoringJob.objects.create()
     assert client_for(data_manager).get(reverse("scoring_results", args=[job.pk])).status_code == 404
+
+
+def test_training_detail_carries_its_epoch_history_for_the_chart(client_for, data_manager):
+    history = [{"epoch": 1, "epochs": 2, "loss": 0.9, "val_loss": 0.8, "val_macro_f1": 0.6}]
+    run = TrainingRun.objects.create(status=JobStatus.RUNNING, epoch=1, epochs=2, history=history)
+    html = client_for(data_manager).get(reverse("training_detail", args=[run.pk])).content.decode()
+    start = html.index('<script id="training-data" type="application/json">')
+    assert json.loads(html[html.index(">", start) + 1 : html.index("</script>", start)]) == {"history": history}
+    assert 'id="chart-training"' in html and "js/charts.js" in html

@@ -165,6 +165,36 @@
     });
   }
 
+  function drawTrainingHistory() {
+    var data = readJSON("training-data");
+    var canvas = document.getElementById("chart-training");
+    if (!data || !canvas || !data.history.length) return;
+    function series(key) {
+      return data.history.filter(function (row) { return typeof row[key] === "number" && isFinite(row[key]); })
+        .map(function (row) { return { x: row.epoch, y: row[key] }; });
+    }
+    new Chart(canvas, {
+      type: "line",
+      data: { datasets: [
+        { label: canvas.dataset.f1Label, data: series("val_macro_f1"), borderColor: "#2e7d32",
+          backgroundColor: "#2e7d32", yAxisID: "f1", pointRadius: 2 },
+        { label: canvas.dataset.lossLabel, data: series("loss"), borderColor: "#0b5cad",
+          backgroundColor: "#0b5cad", yAxisID: "loss", pointRadius: 2 },
+        { label: canvas.dataset.valLossLabel, data: series("val_loss"), borderColor: "#c62828",
+          backgroundColor: "#c62828", yAxisID: "loss", pointRadius: 2, borderDash: [4, 3] },
+      ] },
+      options: {
+        maintainAspectRatio: false,
+        parsing: false,
+        scales: {
+          x: { type: "linear", title: { display: true, text: canvas.dataset.xLabel }, ticks: { precision: 0 } },
+          f1: { position: "left", min: 0, max: 1 },
+          loss: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false } },
+        },
+      },
+    });
+  }
+
   function start() {
     if (typeof Chart === "undefined") return;
     Chart.defaults.locale = lang;
@@ -172,6 +202,7 @@
     drawDashboard();
     drawLabHistory();
     drawPerformance();
+    drawTrainingHistory();
   }
 
   if (document.readyState === "loading") {

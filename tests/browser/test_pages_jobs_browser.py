@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from diagnostics.models import JobStatus, TrainingRun
-from tests.browser.test_pages_browser import CHROMIUM, LAUNCH_ARGS, shot
+from tests.browser.test_pages_browser import CANVAS_DRAWN, CHROMIUM, LAUNCH_ARGS, shot
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -54,10 +54,18 @@ def test_training_list_follows_a_running_job_until_it_finishes(live_server, data
         f1 = page.inner_text(f'{row} [data-field="val_macro_f1"]')
         shot(page, "training-progress")
 
-        update_in_another_thread(run.pk, status=JobStatus.SUCCEEDED, progress=1.0, epoch=10)
+        history = [
+            {"epoch": e, "epochs": 10, "loss": 1 / e, "val_loss": 1.1 / e, "val_macro_f1": 0.5 + e / 25}
+            for e in range(1, 11)
+        ]
+        update_in_another_thread(run.pk, status=JobStatus.SUCCEEDED, progress=1.0, epoch=10, history=history)
         page.wait_for_function("(row) => document.querySelector(row).dataset.status === 'succeeded'", arg=row)
         page.wait_for_load_state("load")
         status = page.inner_text(f'{row} [data-field="status_label"]')
+
+        page.click(f"{row} a")
+        page.wait_for_function(CANVAS_DRAWN, arg="chart-training")
+        shot(page, "training-detail")
         browser.close()
 
     assert first == pytest.approx(0.2)
