@@ -1,5 +1,9 @@
 """POST /api/v1/predict and /api/v1/predict/bulk: shape of the answer, storing, validation, limits."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from diagnostics.models import AuditEvent, LabPanel, Patient, Prediction
@@ -131,3 +135,17 @@ def test_bulk_predict_scores_10000_panels_in_one_response(machine):
     results = response.json()["results"]
     assert len(results) == 10_000
     assert all(sum(r["probabilities"].values()) == pytest.approx(1.0, abs=1e-5) for r in results)
+
+
+def test_the_web_process_scores_without_importing_tensorflow(small_model_dir):  # noqa: F811
+    """The API's modules and the predictor load no TensorFlow/Keras (600 MB and seconds per process)."""
+    script = (
+        "import sys, django; django.setup(); import thyroweb.wsgi, diagnostics.api.urls;"
+        "from mlcore.predictor import Predictor; from mlcore.schema import validate_panel;"
+        f"Predictor.load({str(small_model_dir)!r}).predict([validate_panel({{'TSH': 45.0}})]);"
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "thyroweb.settings"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
