@@ -98,6 +98,10 @@ def test_clinician_enters_a_panel_and_reads_the_explained_prediction_in_english_
         explanation = page.inner_text("#explanation")
         disclaimer = page.inner_text(".disclaimer")
         result = shot(page, "panel-result")
+        page.set_viewport_size({"width": 820, "height": 1180})  # a tablet held upright
+        tablet_overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        shot(page, "panel-result-tablet")
+        page.set_viewport_size({"width": 1280, "height": 900})
 
         # An implausible value: the field error names the problem; nothing is saved.
         page.goto(f"{live_server.url}/panels/new/?patient={patient.pk}")
@@ -127,6 +131,7 @@ def test_clinician_enters_a_panel_and_reads_the_explained_prediction_in_english_
         browser.close()
 
     assert predicted == "hypothyroid"
+    assert tablet_overflow <= 0
     assert "TSH 45 mU/L pushed towards" in explanation
     assert "decision aid" in disclaimer.lower()
     assert "TSH 1200 mU/L is above the plausible maximum 1000 mU/L" in tsh_error
