@@ -171,6 +171,8 @@ class TestImportAndExport:
             ({"resourceType": "Patient"}, "resourceType"),
             ({"resourceType": "Bundle", "type": "transaction", "entry": []}, "entry"),
             (bundle(observation("3016-3", "2.0", "mIU/L")), "entry.1.resource.valueQuantity.value"),
+            (bundle(observation("3016-3", 10**400, "mIU/L")), "entry.1.resource.valueQuantity.value"),
+            ({**bundle(observation("3016-3", 2.0, "mIU/L")), "type": "document"}, "type"),
             (bundle(observation("3016-3", 2.0, "mIU/L", status="entered-in-error")), "entry.1.resource.status"),
             ({**bundle(), "entry": bundle()["entry"][:1]}, "entry"),
         ],
@@ -179,6 +181,13 @@ class TestImportAndExport:
         response = self.import_(body)
         assert response.status_code == 400
         assert path in response.json()["errors"]
+
+    def test_an_impossible_birth_date_is_refused(self):
+        body = bundle(observation("3016-3", 2.0, "mIU/L"))
+        body["entry"][0]["resource"]["birthDate"] = "1970-02-30"
+        response = self.import_(body)
+        assert response.status_code == 400
+        assert "entry.0.resource.birthDate" in response.json()["errors"]
 
     def test_observations_without_a_patient_are_refused(self):
         lone = observation("3016-3", 2.0, "mIU/L")

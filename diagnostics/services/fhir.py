@@ -130,7 +130,12 @@ class _Errors:
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an integer beyond any float
+        return False
 
 
 def _parse_when(text, path: str, errors: _Errors) -> datetime | None:
@@ -326,7 +331,10 @@ def parse_bundle(bundle) -> ParsedBundle:
         parsed.sex = _GENDER.get(gender) if isinstance(gender, str) else None
         birth = patient_resource.get("birthDate")
         if birth is not None:
-            parsed.birth_date = parse_date(birth) if isinstance(birth, str) else None
+            try:
+                parsed.birth_date = parse_date(birth) if isinstance(birth, str) else None
+            except ValueError:  # well formed but not a real day (2024-02-30)
+                parsed.birth_date = None
             if parsed.birth_date is None:
                 errors.add(path + ".birthDate", f"{birth!r} is not a date (YYYY-MM-DD)")
     elif subject[0] == "record":

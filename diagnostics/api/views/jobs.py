@@ -99,5 +99,9 @@ class ScoringJobResults(ApiViewMixin, generics.GenericAPIView):
         job = self.get_object()
         if not job.result_file:
             raise generics.Http404("this job has no results yet")
+        try:
+            content = job.result_file.open("rb")
+        except FileNotFoundError:
+            raise generics.Http404("the results file of this job is missing") from None
         name = f"scoring-job-{job.pk}-results.csv"
-        return FileResponse(job.result_file.open("rb"), as_attachment=True, filename=name, content_type="text/csv")
+        return FileResponse(content, as_attachment=True, filename=name, content_type="text/csv")
