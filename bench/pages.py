@@ -155,6 +155,7 @@ def main() -> None:
         ("patient list, search 'BENCH-04217'", reverse("patient_list") + "?q=BENCH-04217"),
         ("patient list, search with no match", reverse("patient_list") + "?q=ZZZ"),
         *[(f"patient page #{i + 1}", reverse("patient_detail", args=[pk])) for i, pk in enumerate(patient_ids)],
+        ("dashboard (for information)", reverse("dashboard")),
     ]
     print(f"\n{'page':42} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'queries':>8}   ({args.repeat} requests each)")
     for name, url in cases:
