@@ -127,6 +127,16 @@ class LabPanelForm(forms.Form):
         self.clean_panel = clean_panel
         return cleaned
 
+    def _post_clean(self):
+        super()._post_clean()
+        # Screen readers read a field's error with the field (the error list has the id <field id>_error).
+        for name in self.errors:
+            if name in self.fields:
+                described = [f"{self[name].auto_id}_error"]
+                if self.fields[name].help_text:
+                    described.append(f"{self[name].auto_id}_helptext")
+                self.fields[name].widget.attrs["aria-describedby"] = " ".join(described)
+
     def _clean_patient(self, cleaned: dict) -> None:
         number = cleaned.get("record_number")
         if not number:

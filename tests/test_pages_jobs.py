@@ -108,3 +108,18 @@ def test_training_detail_carries_its_epoch_history_for_the_chart(client_for, dat
     start = html.index('<script id="training-data" type="application/json">')
     assert json.loads(html[html.index(">", start) + 1 : html.index("</script>", start)]) == {"history": history}
     assert 'id="chart-training"' in html and "js/charts.js" in html
+
+
+def test_results_download_serves_the_file_and_is_audited(client_for, data_manager, settings, tmp_path):
+    from django.core.files.base import ContentFile
+
+    from diagnostics.models import AuditEvent
+
+    settings.MEDIA_ROOT = tmp_path
+    job = ScoringJob.objects.create(status=JobStatus.SUCCEEDED)
+    job.result_file.save("results.csv", ContentFile(b"TSH,predicted_class\n45,hypothyroid\n"))
+    response = client_for(data_manager).get(reverse("scoring_results", args=[job.pk]))
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content).startswith(b"TSH,predicted_class")
+    assert "attachment" in response["Content-Disposition"]
+    assert AuditEvent.objects.filter(action="scoring_job.download", object_id=str(job.pk)).exists()

@@ -39,6 +39,8 @@ def test_implausible_tsh_is_refused_on_its_field_and_nothing_is_saved(client_for
     assert errors["TSH"] == ["TSH 1200 mU/L is above the plausible maximum 1000 mU/L."]
     assert LabPanel.objects.count() == 0
     assert b"Nothing was saved" in response.content
+    assert b'aria-describedby="id_TSH_error id_TSH_helptext"' in response.content
+    assert b'<ul class="errorlist" id="id_TSH_error">' in response.content
 
 
 def test_several_bad_values_are_all_reported_on_their_own_fields(client_for, clinician):

@@ -11,6 +11,7 @@ from diagnostics import selectors
 from diagnostics.access import DATA_MANAGER, role_required
 from diagnostics.forms import ScoringJobForm, TrainingRunForm
 from diagnostics.models import ScoringJob, TrainingRun
+from diagnostics.services.audit import record_event
 
 
 def _ids(request) -> list[int]:
@@ -103,4 +104,5 @@ def scoring_results(request, pk: int):
     job = get_object_or_404(ScoringJob, pk=pk)
     if not job.result_file:
         raise Http404("no results yet")
+    record_event(action="scoring_job.download", request=request, obj=job)
     return FileResponse(job.result_file.open("rb"), as_attachment=True, filename=f"scoring-job-{job.pk}-results.csv")
