@@ -62,8 +62,13 @@ def _view_overrides(view_func) -> dict[str, str] | None:
     return None
 
 
+# Browser features ThyroWeb never uses, switched off for every page.
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+
+
 class ContentSecurityPolicyMiddleware:
-    """Send a Content-Security-Policy on every response that has none (Django 5.2 has no built-in CSP)."""
+    """Send a Content-Security-Policy on every response that has none (Django 5.2 has no built-in CSP),
+    and a Permissions-Policy."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -76,6 +81,7 @@ class ContentSecurityPolicyMiddleware:
             response.headers["Content-Security-Policy"] = (
                 content_security_policy(overrides) if overrides else self.default_header
             )
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         return response
 
     def process_view(self, request, view_func, view_args, view_kwargs):

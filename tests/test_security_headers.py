@@ -29,6 +29,7 @@ def test_every_kind_of_response_carries_the_policy_and_hardening_headers(client_
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Referrer-Policy"] == "same-origin"
+    assert "camera=()" in response["Permissions-Policy"]
     assert len(response["X-Request-ID"]) == 32
 
 
