@@ -46,7 +46,7 @@ def dashboard_summary(*, days: int = 30, uncertain_limit: int = 10) -> dict:
         "active_version": active,
         "headline": headline_metrics(active) if active else [],
         "uncertain": list(
-            Prediction.objects.filter(uncertain=True)
+            Prediction.objects.filter(uncertain=True, panel__patient__deleted_at__isnull=True)
             .select_related("panel__patient", "model_version")
             .order_by("-created_at", "-id")[:uncertain_limit]
         ),

@@ -15,29 +15,30 @@ pytestmark = pytest.mark.django_db
 def test_dashboard_counts_classes_days_model_and_uncertain_predictions(client_for, clinician):
     version = make_version("v-dash")
     make_version("v-cand", status=ModelVersion.Status.CANDIDATE)
-    make_patient("MRN-GONE", deleted_at=timezone.now())
+    gone = make_patient("MRN-GONE", deleted_at=timezone.now())
+    make_prediction(make_panel(gone), version, "hypothyroid", uncertain=True)
     patient = make_patient("MRN-DASH")
     for predicted, uncertain in (("normal", False), ("hypothyroid", True), ("hypothyroid", False)):
         make_prediction(make_panel(patient), version, predicted, uncertain=uncertain)
     response = client_for(clinician).get(reverse("dashboard"))
     context = response.context
-    assert context["counts"] == {"patients": 1, "panels": 3, "predictions": 3}
+    assert context["counts"] == {"patients": 1, "panels": 4, "predictions": 4}
     assert [(d["class"], d["count"]) for d in context["distribution"]] == [
         ("normal", 1),
         ("hyperthyroid", 0),
-        ("hypothyroid", 2),
+        ("hypothyroid", 3),
     ]
     assert len(context["per_day"]) == 30 and context["per_day"][-1] == {
         "day": timezone.localdate().isoformat(),
-        "count": 3,
+        "count": 4,
     }
     assert context["active_version"] == version
     assert {m["key"]: m["value"] for m in context["headline"]}["recall_hyperthyroid"] == 0.91
-    assert [p.predicted_class for p in context["uncertain"]] == ["hypothyroid"]
+    assert [p.panel.patient.record_number for p in context["uncertain"]] == ["MRN-DASH"]  # deleted patients hidden
     html = response.content.decode()
     start = html.index('<script id="dashboard-data" type="application/json">')
     data = json.loads(html[html.index(">", start) + 1 : html.index("</script>", start)])
-    assert data["distribution"][2] == {"class": "hypothyroid", "count": 2, "label": "hypothyroid"}
+    assert data["distribution"][2] == {"class": "hypothyroid", "count": 3, "label": "hypothyroid"}
     assert "MRN-DASH" in html and "Macro-F1" in html
 
 
