@@ -1,5 +1,6 @@
 """Reads for the pages (and the API where it needs the same): dashboard, patients, panels, models, jobs."""
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import timedelta
@@ -9,6 +10,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from diagnostics.models import LabPanel, ModelVersion, Patient, Prediction, ScoringJob, TrainingRun
+from diagnostics.services.registry import artefact_dir
 from mlcore.schema import CLASSES, LAB_TESTS
 
 PATIENTS_PER_PAGE = 50
@@ -232,9 +234,38 @@ def _curves(metrics: dict, key: str, x_name: str, y_name: str) -> dict[str, list
     return {name: _points(curves.get(name), x_name, y_name) for name in CLASSES if name in curves}
 
 
+def version_metrics(version: ModelVersion) -> dict:
+    """The version's stored metrics, completed from its artefact's metrics.json (curves, confusion matrix)
+    when the row holds only the summary figures."""
+    stored = version.metrics or {}
+    if "roc_curves" in stored:
+        return stored
+    try:
+        full = json.loads((artefact_dir(version) / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, ImportError):
+        return stored
+    return {**full, **stored} if isinstance(full, dict) else stored
+
+
+def holdout_comparison(metrics: dict) -> dict | None:
+    """The held-out comparison with the then active model, made when the version was trained, if any."""
+    holdout = metrics.get("holdout")
+    if not isinstance(holdout, dict) or not isinstance(holdout.get("candidate"), dict):
+        return None
+    baseline = holdout.get("baseline") if isinstance(holdout.get("baseline"), dict) else {}
+    return {
+        "rows": holdout.get("rows"),
+        "baseline_version": holdout.get("baseline_version"),
+        "figures": [
+            {"key": key, "candidate": holdout["candidate"].get(key), "baseline": baseline.get(key)}
+            for key in ("macro_f1", "recall_hyperthyroid", "accuracy")
+        ],
+    }
+
+
 def model_performance(version: ModelVersion) -> dict:
     """Everything the performance page draws for one version, read from its metrics (mlcore.evaluate's JSON)."""
-    metrics = version.metrics or {}
+    metrics = version_metrics(version)
     per_class = [
         {
             "class": name,
@@ -254,6 +285,7 @@ def model_performance(version: ModelVersion) -> dict:
         ],
         "per_class": per_class,
         "confusion": _confusion_rows(matrix) if valid else None,
+        "holdout": holdout_comparison(metrics),
         "charts": {
             "roc": _curves(metrics, "roc_curves", "fpr", "tpr"),
             "pr": _curves(metrics, "pr_curves", "recall", "precision"),

@@ -104,3 +104,30 @@ def test_a_worse_candidate_is_refused_without_a_reason_and_activated_with_one(cl
     assert worse.status == ModelVersion.Status.ACTIVE
     assert active.status != ModelVersion.Status.ACTIVE
     assert AuditEvent.objects.filter(object_id=str(worse.pk), action__contains="activ").exists()
+
+
+def test_curves_missing_from_the_row_are_read_from_the_artefact_metrics_file(client_for, clinician, tmp_path):
+    summary = {key: value for key, value in metrics().items() if not isinstance(value, (dict, list))}
+    (tmp_path / "metrics.json").write_text(json.dumps({**metrics(), "roc_auc_ovr": float("nan")}))
+    version = make_version("v-files", metrics=summary, artefact_path=str(tmp_path))
+    response = client_for(clinician).get(reverse("model_detail", args=[version.pk]))
+    data = chart_data(response)["versions"][0]
+    assert data["roc"]["normal"][1] == {"x": 0.1, "y": 0.9}
+    assert response.context["performance"]["confusion"][0]["cells"][0]["count"] == 891
+    assert {m["key"]: m["value"] for m in response.context["performance"]["summary"]}["roc_auc_ovr"] == 0.99
+
+
+def test_the_held_out_comparison_made_at_training_time_is_shown(client_for, clinician):
+    stored = {
+        **metrics(),
+        "holdout": {
+            "rows": 120,
+            "baseline_version": "v-old",
+            "candidate": {"macro_f1": 0.93, "recall_hyperthyroid": 0.9, "accuracy": 0.97},
+            "baseline": {"macro_f1": 0.91, "recall_hyperthyroid": 0.85, "accuracy": 0.96},
+        },
+    }
+    version = make_version("v-new", status=ModelVersion.Status.CANDIDATE, metrics=stored)
+    html = client_for(clinician).get(reverse("model_detail", args=[version.pk])).content.decode()
+    assert "120 held-out labelled panels" in html
+    assert "0.930" in html and "0.850" in html and "v-old" in html
