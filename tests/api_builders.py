@@ -1,7 +1,9 @@
 """Builders for the API tests: JSON calls with a session or a token, and stored rows."""
 
 import json
+from pathlib import Path
 
+import pytest
 from django.test import Client
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -49,4 +51,38 @@ def make_prediction(panel: LabPanel, version: ModelVersion, predicted_class: str
         p_hyperthyroid=p["hyperthyroid"],
         p_hypothyroid=p["hypothyroid"],
         explanation=[{"text": "TSH 1.3 mU/L pushed towards normal"}],
+    )
+
+
+_trained_model_dir: Path | None = None
+
+
+@pytest.fixture(scope="session")
+def small_model_dir(tmp_path_factory) -> Path:
+    """The model shipped in mlcore or, until it ships, a small one trained once per test session."""
+    global _trained_model_dir
+    from mlcore.predictor import DEFAULT_MODEL_DIR
+
+    if (Path(DEFAULT_MODEL_DIR) / "metadata.json").exists():
+        return Path(DEFAULT_MODEL_DIR)
+    if _trained_model_dir is None:  # modules importing this fixture share one training
+        from mlcore.train import train_model
+        from tests.jobs_fixtures import dev_records
+
+        out = tmp_path_factory.mktemp("api-model") / "small"
+        _trained_model_dir = train_model(dev_records(1500), out, seed=0, epochs=8)
+    return _trained_model_dir
+
+
+@pytest.fixture
+def active_version(small_model_dir) -> ModelVersion:
+    """The active model version (the shipped one, or the small trained one registered as active)."""
+    from mlcore.predictor import DEFAULT_MODEL_DIR
+
+    if small_model_dir == Path(DEFAULT_MODEL_DIR):
+        from diagnostics.services.registry import active_model_version
+
+        return active_model_version()
+    return ModelVersion.objects.create(
+        version="api-test-small", status=ModelVersion.Status.ACTIVE, artefact_path=str(small_model_dir)
     )

@@ -4,8 +4,12 @@ import pytest
 
 from diagnostics.models import AuditEvent, LabPanel, Patient, Prediction
 from diagnostics.services.fhir import FhirError, parse_bundle
-from tests.api_builders import make_patient, token_client
-from tests.jobs_fixtures import active_version, small_model_dir  # noqa: F401 (fixtures)
+from tests.api_builders import (  # noqa: F401 (fixtures)
+    active_version,
+    make_patient,
+    small_model_dir,
+    token_client,
+)
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"

@@ -4,8 +4,17 @@ import pytest
 from django.utils import timezone
 
 from diagnostics.models import AuditEvent, LabPanel, Prediction
-from tests.api_builders import HYPO_PANEL, api, make_panel, make_patient, make_prediction, make_version, token_client
-from tests.jobs_fixtures import active_version, small_model_dir  # noqa: F401 (fixtures)
+from tests.api_builders import (  # noqa: F401 (fixtures)
+    HYPO_PANEL,
+    active_version,
+    api,
+    make_panel,
+    make_patient,
+    make_prediction,
+    make_version,
+    small_model_dir,
+    token_client,
+)
 
 pytestmark = pytest.mark.django_db
 

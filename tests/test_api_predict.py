@@ -7,8 +7,14 @@ import sys
 import pytest
 
 from diagnostics.models import AuditEvent, LabPanel, Patient, Prediction
-from tests.api_builders import HYPO_PANEL, NORMAL_PANEL, api, token_client
-from tests.jobs_fixtures import active_version, small_model_dir  # noqa: F401 (fixtures)
+from tests.api_builders import (  # noqa: F401 (fixtures)
+    HYPO_PANEL,
+    NORMAL_PANEL,
+    active_version,
+    api,
+    small_model_dir,
+    token_client,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -19,8 +19,14 @@ from schemathesis import checks as builtin_checks
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi import checks as openapi_checks
 
-from tests.api_builders import make_panel, make_patient, make_prediction, make_version
-from tests.jobs_fixtures import active_version, small_model_dir  # noqa: F401 (fixtures)
+from tests.api_builders import (  # noqa: F401 (fixtures)
+    active_version,
+    make_panel,
+    make_patient,
+    make_prediction,
+    make_version,
+    small_model_dir,
+)
 
 MAX_EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "12"))  # raise it for a deeper local run
 CHECKS = [
