@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from diagnostics.models import AuditEvent, ModelVersion
 from diagnostics.templatetags.pages import markdown_card
+from tests.jobs_fixtures import active_version, small_model_dir  # noqa: F401 (fixtures)
 from tests.page_builders import make_version, metrics
 
 pytestmark = pytest.mark.django_db
@@ -131,3 +132,15 @@ def test_the_held_out_comparison_made_at_training_time_is_shown(client_for, clin
     html = client_for(clinician).get(reverse("model_detail", args=[version.pk])).content.decode()
     assert "120 held-out labelled panels" in html
     assert "0.930" in html and "0.850" in html and "v-old" in html
+
+
+@pytest.mark.slow
+def test_performance_page_of_a_trained_model_shows_its_real_evaluation(client_for, clinician, active_version):  # noqa: F811
+    response = client_for(clinician).get(reverse("model_detail", args=[active_version.pk]))
+    performance = response.context["performance"]
+    assert all(row["recall"] is not None for row in performance["per_class"])
+    assert performance["confusion"] is not None
+    data = chart_data(response)["versions"][0]
+    assert set(data["roc"]) == {"normal", "hyperthyroid", "hypothyroid"}
+    assert all(len(points) > 2 for points in data["pr"].values())
+    assert data["reliability"]
