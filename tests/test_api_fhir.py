@@ -193,6 +193,21 @@ class TestImportAndExport:
         assert response.status_code == 400
         assert "entry.0.resource.birthDate" in response.json()["errors"]
 
+    def test_observations_may_name_the_patient_by_identifier_or_by_thyroweb_id(self):
+        by_identifier = observation("3016-3", 3.0, "mIU/L")
+        by_identifier["resource"]["subject"] = {"identifier": {"system": "urn:example:mrn", "value": "MRN-REF"}}
+        first = self.import_({"resourceType": "Bundle", "type": "collection", "entry": [by_identifier]})
+        assert first.status_code == 201, first.content
+        patient = Patient.objects.get(record_number="MRN-REF")
+        by_id = observation("3016-3", 4.0, "mIU/L", when="2024-07-01T08:00:00Z")
+        by_id["resource"]["subject"] = {"reference": f"Patient/{patient.pk}"}
+        second = self.import_({"resourceType": "Bundle", "type": "collection", "entry": [by_id]})
+        assert second.status_code == 201, second.content
+        assert sorted(LabPanel.objects.filter(patient=patient).values_list("TSH", flat=True)) == [3.0, 4.0]
+        by_id["resource"]["subject"] = {"reference": "Patient/999999"}
+        missing = self.import_({"resourceType": "Bundle", "type": "collection", "entry": [by_id]})
+        assert missing.status_code == 400 and "subject" in missing.json()["errors"]
+
     def test_observations_without_a_patient_are_refused(self):
         lone = observation("3016-3", 2.0, "mIU/L")
         del lone["resource"]["subject"]
