@@ -116,9 +116,7 @@ class Server:
 
 def post(port: int, path: str, body: bytes, token: str, connection=None) -> tuple[int, bytes]:
     connection = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    connection.request(
-        "POST", path, body, {"Content-Type": "application/json", "Authorization": f"Token {token}"}
-    )
+    connection.request("POST", path, body, {"Content-Type": "application/json", "Authorization": f"Token {token}"})
     response = connection.getresponse()
     return response.status, response.read()
 
