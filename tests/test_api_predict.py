@@ -155,3 +155,15 @@ def test_the_web_process_scores_without_importing_tensorflow(small_model_dir):  
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_failure_while_scoring_leaves_nothing_half_written(clinician, tmp_path):
+    """The model's files are gone: the request fails, and the patient and panel it began are rolled back."""
+    from diagnostics.models import ModelVersion
+
+    ModelVersion.objects.create(version="broken", status=ModelVersion.Status.ACTIVE, artefact_path=str(tmp_path))
+    machine = token_client(clinician)
+    machine.raise_request_exception = False
+    response = api(machine, "post", "/api/v1/predict", {**HYPO_PANEL, "patient": "MRN-HALF"})
+    assert response.status_code == 500
+    assert not Patient.objects.exists() and not LabPanel.objects.exists() and not Prediction.objects.exists()
