@@ -247,6 +247,16 @@ def version_metrics(version: ModelVersion) -> dict:
     return {**full, **stored} if isinstance(full, dict) else stored
 
 
+def version_model_card(version: ModelVersion) -> str:
+    """The version's model card (Markdown): the stored text, else the artefact's model_card.md."""
+    if version.model_card:
+        return version.model_card
+    try:
+        return (artefact_dir(version) / "model_card.md").read_text(encoding="utf-8")
+    except (OSError, ValueError, ImportError):
+        return ""
+
+
 def holdout_comparison(metrics: dict) -> dict | None:
     """The held-out comparison with the then active model, made when the version was trained, if any."""
     holdout = metrics.get("holdout")

@@ -144,3 +144,4 @@ def test_performance_page_of_a_trained_model_shows_its_real_evaluation(client_fo
     assert set(data["roc"]) == {"normal", "hyperthyroid", "hypothyroid"}
     assert all(len(points) > 2 for points in data["pr"].values())
     assert data["reliability"]
+    assert "<table>" in response.content.decode().split('id="card-title"')[1]  # the model card's metric table

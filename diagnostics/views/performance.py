@@ -35,6 +35,7 @@ def model_detail(request, pk: int):
         {
             "performance": performance,
             "version": version,
+            "model_card": selectors.version_model_card(version),
             "charts": {"versions": [_chart_data(performance)]},
             "activation_form": ModelActivationForm(),
         },

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from diagnostics.models import LabPanel, ModelVersion
+from diagnostics.models import LabPanel
 from tests.conftest import PASSWORD
 from tests.jobs_fixtures import active_version, small_model_dir  # noqa: F401 (fixtures)
-from tests.page_builders import make_panel, make_patient, make_prediction, make_version
+from tests.page_builders import make_panel, make_patient, make_prediction
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -38,13 +38,12 @@ CANVAS_DRAWN = """(id) => {
 
 @pytest.fixture
 def scene(clinician, active_version):  # noqa: F811 (fixture)
-    """A patient with two scored panels, and a version with full metrics for the performance page."""
+    """A patient with two scored panels by the active (trained) model."""
     patient = make_patient("MRN-BROWSER", sex="F")
     for days, tsh, predicted in ((200, 1.8, "normal"), (20, 6.5, "hypothyroid")):
         panel = make_panel(patient, collected_at=timezone.now() - timedelta(days=days), TSH=tsh)
         make_prediction(panel, active_version, predicted, uncertain=predicted != "normal")
-    metrics_version = make_version("demo-metrics", status=ModelVersion.Status.CANDIDATE)
-    return {"patient": patient, "metrics_version": metrics_version}
+    return {"patient": patient, "version": active_version}
 
 
 def shot(page, name: str) -> Path:
@@ -124,8 +123,8 @@ def test_clinician_enters_a_panel_and_reads_the_explained_prediction_in_english_
         page.wait_for_selector("#predicted-class")
         french_heading = page.inner_text("h1")
 
-        # Model performance: curves drawn from the stored metrics.
-        page.goto(f"{live_server.url}/models/{scene['metrics_version'].pk}/")
+        # Model performance: the trained model's evaluation curves are drawn.
+        page.goto(f"{live_server.url}/models/{scene['version'].pk}/")
         page.wait_for_function(CANVAS_DRAWN, arg=None)
         shot(page, "model-performance-fr")
         browser.close()
