@@ -55,8 +55,22 @@ class Worker:
         self.name = f"{name}-{uuid.uuid4().hex[:6]}@bench"
         self.log_path = Path(tempfile.mkdtemp(prefix="bench-worker-")) / "worker.log"
         self._log = open(self.log_path, "wb")
-        command = [sys.executable, "-m", "celery", "-A", "thyroweb", "worker", "--pool", "solo", "-n", self.name,
-                   "--without-mingle", "--without-gossip", "-l", "warning"]
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "thyroweb",
+            "worker",
+            "--pool",
+            "solo",
+            "-n",
+            self.name,
+            "--without-mingle",
+            "--without-gossip",
+            "-l",
+            "warning",
+        ]
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
         self.process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
@@ -86,8 +100,12 @@ def panels_csv(records: list[dict], rows: int) -> bytes:
     writer.writerow(INPUT_FIELDS)
     for i in range(rows):
         record = records[i % len(records)]
-        writer.writerow(["" if record[f] is None else ("t" if record[f] is True else "f" if record[f] is False
-                         else record[f]) for f in INPUT_FIELDS])
+        writer.writerow(
+            [
+                "" if record[f] is None else ("t" if record[f] is True else "f" if record[f] is False else record[f])
+                for f in INPUT_FIELDS
+            ]
+        )
     return out.getvalue().encode()
 
 
@@ -130,11 +148,15 @@ def bench_training(worker: Worker) -> None:
     seconds = (run.finished_at - run.started_at).total_seconds()
     version = run.result_version
     holdout = version.metrics["holdout"]
-    print(f"training run: {seconds:.1f} s in the worker ({run.epoch} epochs, best validation macro-F1 "
-          f"{max(h['val_macro_f1'] for h in run.history):.3f}); target <= 180 s")
-    print(f"candidate {version.version}: test-split macro-F1 {version.metrics.get('macro_f1', float('nan')):.3f}; "
-          f"fixed held-out ({holdout['rows']} rows) macro-F1 {holdout['candidate']['macro_f1']:.3f}, "
-          f"hyperthyroid recall {holdout['candidate']['recall_hyperthyroid']:.3f}")
+    print(
+        f"training run: {seconds:.1f} s in the worker ({run.epoch} epochs, best validation macro-F1 "
+        f"{max(h['val_macro_f1'] for h in run.history):.3f}); target <= 180 s"
+    )
+    print(
+        f"candidate {version.version}: test-split macro-F1 {version.metrics.get('macro_f1', float('nan')):.3f}; "
+        f"fixed held-out ({holdout['rows']} rows) macro-F1 {holdout['candidate']['macro_f1']:.3f}, "
+        f"hyperthyroid recall {holdout['candidate']['recall_hyperthyroid']:.3f}"
+    )
     if not ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).exists():
         activate_model_version(version=version, user=None, override_reason="bench: no model was active")
         print(f"(no model was active: {version.version} activated for the scoring benches)")
@@ -149,8 +171,10 @@ def main() -> None:
     if connection.vendor != "postgresql" or not settings.CELERY_BROKER_URL:
         raise SystemExit("set DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis)")
     records = read_uci(Path(settings.THYROWEB_DATA_DIR) / DEV_FILE).records
-    print(f"database {connection.settings_dict['NAME']}, chunk {settings.THYROWEB_SCORING_CHUNK_ROWS} rows, "
-          f"{os.cpu_count()} CPUs")
+    print(
+        f"database {connection.settings_dict['NAME']}, chunk {settings.THYROWEB_SCORING_CHUNK_ROWS} rows, "
+        f"{os.cpu_count()} CPUs"
+    )
 
     celery_app.control.purge()
     first = Worker("one")
@@ -164,10 +188,14 @@ def main() -> None:
         elapsed, (job,), (upload_s,) = score_files([content])
         created.append(job)
         in_worker = (job.finished_at - job.started_at).total_seconds()
-        print(f"file {len(content) / 1e6:.1f} MB; upload validation {upload_s:.1f} s; worker (read, score, store, "
-              f"results CSV) {in_worker:.1f} s = {job.scored_rows / in_worker:,.0f} rows/s")
-        print(f"end to end (upload to succeeded): {elapsed:.1f} s for {job.scored_rows:,} rows; target <= 30 s "
-              "(goal 10 s)")
+        print(
+            f"file {len(content) / 1e6:.1f} MB; upload validation {upload_s:.1f} s; worker (read, score, store, "
+            f"results CSV) {in_worker:.1f} s = {job.scored_rows / in_worker:,.0f} rows/s"
+        )
+        print(
+            f"end to end (upload to succeeded): {elapsed:.1f} s for {job.scored_rows:,} rows; target <= 30 s "
+            "(goal 10 s)"
+        )
 
         if not options.skip_two_workers:
             half = panels_csv(records, options.rows // 2)
@@ -180,8 +208,10 @@ def main() -> None:
                 created.extend(jobs)
             finally:
                 second.stop()
-            print(f"one worker: {one_s:.1f} s; two workers: {two_s:.1f} s; speed-up {one_s / two_s:.2f}x "
-                  f"({os.cpu_count()} CPUs, shared with the database and this process)")
+            print(
+                f"one worker: {one_s:.1f} s; two workers: {two_s:.1f} s; speed-up {one_s / two_s:.2f}x "
+                f"({os.cpu_count()} CPUs, shared with the database and this process)"
+            )
     finally:
         first.stop()
         cleanup(created)
