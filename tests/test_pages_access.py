@@ -91,3 +91,13 @@ def test_model_activation_refuses_clinicians_and_anonymous(client, client_for, c
     url = reverse("model_activate", args=[objects["version"].pk])
     assert client.post(url).status_code == 302
     assert client_for(clinician).post(url).status_code == 403
+
+
+def test_navigation_shows_each_role_its_pages(client_for, clinician, data_manager, admin_user):
+    def nav(user):
+        html = client_for(user).get(reverse("dashboard")).content.decode()
+        return html[html.index("<nav") : html.index("</nav>")]
+
+    assert reverse("patient_list") in nav(clinician) and reverse("training_list") not in nav(clinician)
+    assert reverse("training_list") in nav(data_manager) and reverse("audit") not in nav(data_manager)
+    assert reverse("audit") in nav(admin_user)
