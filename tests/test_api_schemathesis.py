@@ -64,7 +64,13 @@ def run_operation(operation, mode, headers) -> str | None:
     """Fuzz one operation; the failure's description, or None."""
 
     @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+        derandomize=os.environ.get("API_FUZZ_RANDOM") != "1",  # CI: the same cases every run
+    )
     def fuzz(case):
         case.call_and_validate(headers=headers, checks=CHECKS)
 
