@@ -56,23 +56,29 @@ def decide(probabilities: np.ndarray, weights) -> np.ndarray:
 
 
 def fit_decision_weights(probabilities: np.ndarray, y: np.ndarray) -> list[float]:
-    """Per-class weights (normal fixed at 1) maximising macro-F1, smoothed over neighbouring grid points."""
-    grid = np.exp(np.linspace(np.log(0.5), np.log(8.0), 13))
+    """Per-class weights maximising validation macro-F1, smoothed over neighbouring grid points.
+
+    Normal stays at 1; the rare classes get weights of at least 1 (a prior: missing a
+    dysfunction costs more than a false alarm), which keeps a small validation split from
+    talking the model out of its own rare-class predictions.
+    """
+    hyper_grid = np.geomspace(1.0, 6.0, 11)
+    hypo_grid = np.geomspace(1.0, 3.0, 7)
     if len(np.unique(y)) < len(CLASSES):
         return [1.0] * len(CLASSES)
-    scores = np.array([[macro_f1(y, decide(probabilities, [1.0, wa, wb])) for wb in grid] for wa in grid])
+    scores = np.array([[macro_f1(y, decide(probabilities, [1.0, wa, wb])) for wb in hypo_grid] for wa in hyper_grid])
     # A 3x3 mean: with few rare-class cases, prefer a plateau to a lucky single point.
     padded = np.pad(scores, 1, mode="edge")
-    smooth = sum(padded[i : i + len(grid), j : j + len(grid)] for i in range(3) for j in range(3)) / 9
+    smooth = sum(padded[i : i + scores.shape[0], j : j + scores.shape[1]] for i in range(3) for j in range(3)) / 9
     # Ties go to the weights closest to 1 (the plain argmax).
-    distance = np.abs(np.log(grid))[:, None] + np.abs(np.log(grid))[None, :]
+    distance = np.log(hyper_grid)[:, None] + np.log(hypo_grid)[None, :]
     best = np.lexsort((distance.ravel(), -np.round(smooth.ravel(), 6)))[0]
     i, j = np.unravel_index(best, smooth.shape)
-    return [1.0, float(grid[i]), float(grid[j])]
+    return [1.0, float(hyper_grid[i]), float(hypo_grid[j])]
 
 
 def choose_uncertain_threshold(
-    probabilities: np.ndarray, y: np.ndarray, weights, *, target_accuracy: float = 0.98, max_flagged: float = 0.15
+    probabilities: np.ndarray, y: np.ndarray, weights, *, target_accuracy: float = 0.995, max_flagged: float = 0.1
 ) -> float:
     """The lowest top-probability threshold above which validation accuracy reaches the target,
     flagging at most ``max_flagged`` of the rows."""

@@ -85,6 +85,13 @@ def render_model_card(metadata: dict) -> str:
         ]
     lines += [
         "",
+        "## Reproduce",
+        "",
+        "```",
+        "python -m mlcore train --data $THYROWEB_DATA_DIR/thyroid0387-dev.data \\",
+        f"    --out mlcore/default_model --seed {metadata['seed']}",
+        "```",
+        "",
         "## Known limits",
         "",
         "- Data from 1984-1987, one laboratory: modern TSH assays, reference intervals and",
@@ -94,6 +101,8 @@ def render_model_card(metadata: dict) -> str:
         "- Rare situations (pregnancy, lithium, hypopituitarism, therapy) have few training",
         "  records; such panels and values outside the training range deserve review.",
         "- Labels are the laboratory's comments, not confirmed clinical diagnoses.",
+        "- The network is not constrained to be monotone: raising TSH in a normal panel raises",
+        "  p(hypothyroid) overall, with small local dips (checked in the tests).",
         "",
     ]
     return "\n".join(lines)

@@ -39,6 +39,9 @@ class TrainingConfig:
     min_leaf: int = 24
     val_size: float = 0.15
     test_size: float = 0.15
+    # Retrain on train + validation rows for the early-stopped number of epochs (more data for the
+    # final weights; temperature and decision weights stay those fitted on validation).
+    refit: bool = True
 
 
 def labelled_frame(records_or_frame):
@@ -149,15 +152,25 @@ def fit_model(
     sample_weight = np.repeat(class_weight[y_train][:, None], config.k, axis=1).astype("float32")
     targets = np.repeat(y_train[:, None], config.k, axis=1)
 
-    model = build_model(
-        preprocessor.n_features, k=config.k, width=config.width, depth=config.depth, dropout=config.dropout, seed=seed
-    )
-    model.compile(
-        optimizer=keras.optimizers.AdamW(
-            learning_rate=config.learning_rate, weight_decay=config.weight_decay, clipnorm=1.0
-        ),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
-    )
+    def new_model():
+        keras.utils.set_random_seed(seed)
+        model = build_model(
+            preprocessor.n_features,
+            k=config.k,
+            width=config.width,
+            depth=config.depth,
+            dropout=config.dropout,
+            seed=seed,
+        )
+        model.compile(
+            optimizer=keras.optimizers.AdamW(
+                learning_rate=config.learning_rate, weight_decay=config.weight_decay, clipnorm=1.0
+            ),
+            loss=keras.losses.SparseCategoricalCrossentropy(),
+        )
+        return model
+
+    model = new_model()
 
     class AveragedValidation(keras.callbacks.Callback):
         """Early stopping on the log-loss of the members' averaged prediction; reports progress."""
@@ -172,6 +185,7 @@ def fit_model(
             val_loss = calibration.log_loss(probabilities, y_val) if len(y_val) else 0.0
             val_f1 = calibration.macro_f1(y_val, probabilities.argmax(axis=1)) if len(y_val) else 0.0
             report = {
+                "stage": "fit",
                 "epoch": epoch + 1,
                 "epochs": max_epochs,
                 "loss": float((logs or {}).get("loss", np.nan)),
@@ -215,6 +229,40 @@ def fit_model(
     trained.uncertain_threshold = calibration.choose_uncertain_threshold(
         calibrated_val, y_val, trained.decision_weights
     )
+    if config.refit and trained.best_epoch:
+        y_all = np.concatenate([y_train, y_val])
+        weights_all = np.repeat(class_weight[y_all][:, None], config.k, axis=1).astype("float32")
+        final = new_model()
+        refit_callbacks = []
+        if progress is not None:
+            best = monitor.history[trained.best_epoch - 1]
+
+            class RefitProgress(keras.callbacks.Callback):
+                def on_epoch_end(self, epoch, logs=None):
+                    progress(
+                        {
+                            "stage": "refit",
+                            "epoch": epoch + 1,
+                            "epochs": trained.best_epoch,
+                            "loss": float((logs or {}).get("loss", np.nan)),
+                            # the early-stopped model's validation scores, which chose these epochs
+                            "val_loss": best["val_loss"],
+                            "val_macro_f1": best["val_macro_f1"],
+                        }
+                    )
+
+            refit_callbacks.append(RefitProgress())
+        final.fit(
+            np.concatenate([x_train, x_val]),
+            np.repeat(y_all[:, None], config.k, axis=1),
+            sample_weight=weights_all,
+            batch_size=config.batch_size,
+            epochs=trained.best_epoch,
+            shuffle=True,
+            verbose=0,
+            callbacks=refit_callbacks,
+        )
+        trained.network = final
     return trained
 
 
@@ -244,7 +292,13 @@ def train_model(
     epochs: int | None = None,
     config: TrainingConfig | None = None,
 ) -> Path:
-    """Train on the three-class rows, evaluate on a held-out test split, and save the model directory."""
+    """Train on the three-class rows, evaluate on a held-out test split, and save the model directory.
+
+    ``progress`` receives one dict per epoch: {"stage": "fit", "epoch", "epochs" (the maximum;
+    early stopping may end sooner), "loss", "val_loss", "val_macro_f1"}, then, while the final
+    weights are retrained on train + validation rows, {"stage": "refit", "epoch", "epochs",
+    "loss", "val_loss", "val_macro_f1"} (validation figures of the early-stopped model).
+    """
     from mlcore.evaluate import evaluate_model, save_plots
     from mlcore.model_card import write_model_card
     from mlcore.predictor import Predictor
@@ -269,6 +323,12 @@ def train_model(
             f"{config.width} units, each Linear -> BatchNorm -> ReLU -> Dropout {config.dropout}; "
             "inputs: tree-cut piecewise-linear encoding + robust log value + missing indicator per "
             "numeric feature, 0/1 flags, one-hot sex and referral source"
+            + (
+                "; after early stopping on the validation split, retrained on train + validation rows "
+                "for the best number of epochs"
+                if config.refit
+                else ""
+            )
         ),
         "n_features": trained.preprocessor.n_features,
         "temperature": trained.temperature,

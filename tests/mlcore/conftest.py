@@ -28,3 +28,23 @@ def dev_frame(dev_records):
     from mlcore.data import records_to_frame
 
     return records_to_frame(dev_records)
+
+
+@pytest.fixture(scope="session")
+def sample_records(dev_records):
+    """600 records drawn with a fixed seed (other diagnoses included, as a Django upload would have)."""
+    import random
+
+    records = list(dev_records)
+    random.Random(0).shuffle(records)
+    return records[:600]
+
+
+@pytest.fixture(scope="session")
+def small_model(sample_records, tmp_path_factory):
+    """A model trained on the 600-record sample, with the progress reports it sent."""
+    from mlcore.train import train_model
+
+    reports: list[dict] = []
+    out = train_model(sample_records, tmp_path_factory.mktemp("model"), seed=0, progress=reports.append)
+    return out, reports

@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+
+from mlcore.preprocessing import NUMERIC_FEATURES, Preprocessor
+from mlcore.schema import validate_panel
+from mlcore.train import labelled_frame
+
+
+@pytest.fixture(scope="module")
+def fitted(dev_frame):
+    frame = labelled_frame(dev_frame)
+    return Preprocessor().fit(frame, frame["label"]), frame
+
+
+def test_saved_and_reloaded_preprocessing_gives_identical_output(fitted, tmp_path):
+    preprocessor, frame = fitted
+    preprocessor.save(tmp_path / "preprocessing.json")
+    reloaded = Preprocessor.load(tmp_path / "preprocessing.json")
+    assert np.array_equal(preprocessor.transform(frame), reloaded.transform(frame))
+
+
+def test_dicts_and_dataframe_encode_the_same(fitted):
+    preprocessor, frame = fitted
+    rows = frame.head(200)
+    assert np.array_equal(preprocessor.transform(rows), preprocessor.transform(rows.to_dict("records")))
+
+
+def test_missing_value_is_zeros_plus_its_indicator(fitted):
+    preprocessor, _ = fitted
+    encoded = preprocessor.transform([validate_panel({"TSH": None, "T3": 2.0})])[0]
+    columns = preprocessor.feature_groups["TSH"]
+    assert np.all(encoded[columns[:-1]] == 0) and encoded[columns[-1]] == 1
+    t3 = preprocessor.feature_groups["T3"]
+    assert encoded[t3[-1]] == 0 and encoded[t3[:-2]].sum() > 0
+
+
+def test_tree_cut_edges_fall_on_clinical_thresholds(fitted):
+    preprocessor, _ = fitted
+    tsh_edges = np.array(preprocessor.edges["TSH"])
+    # The labels follow TSH above the reference interval (about 4-10 mU/L) and suppressed TSH (< 0.3).
+    assert np.any((tsh_edges > 4) & (tsh_edges < 10))
+    assert np.any(tsh_edges < 0.3)
+
+
+def test_encoding_is_monotone_in_each_numeric_value(fitted):
+    preprocessor, _ = fitted
+    for name in NUMERIC_FEATURES[1:-1]:
+        low, high = preprocessor.edges[name][0], preprocessor.edges[name][-1]
+        values = np.linspace(low, high, 50)
+        encoded = preprocessor.transform([validate_panel({name: v}) for v in values])
+        ramps = encoded[:, preprocessor.feature_groups[name][:-2]].sum(axis=1)
+        assert np.all(np.diff(ramps) >= 0), name
+
+
+def test_transform_is_fast_for_a_large_frame(fitted):
+    import time
+
+    import pandas as pd
+
+    preprocessor, frame = fitted
+    big = pd.concat([frame] * 17, ignore_index=True)
+    started = time.perf_counter()
+    preprocessor.transform(big)
+    assert time.perf_counter() - started < 1.0
