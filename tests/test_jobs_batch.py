@@ -255,3 +255,19 @@ def test_a_chunk_stored_by_two_workers_at_once_is_kept_once(data_manager, active
         batch._store_chunk(job, active_version, predictor, records, uci=True, careful=True)
 
     assert (LabPanel.objects.count(), Prediction.objects.count(), Patient.objects.count()) == counts == (12, 12, 12)
+
+
+def test_batch_predictions_make_the_same_decisions_as_the_predictor(active_version):
+    from diagnostics.services.batch import load_predictor, predict_batch
+
+    records = dev_records(400)
+    predictor = load_predictor(active_version)
+    expected = [
+        (r.predicted_class, *(r.probabilities[name] for name in ("normal", "hyperthyroid", "hypothyroid")), r.uncertain)
+        for r in predictor.predict(records, explain=False)
+    ]
+    got = predict_batch(predictor, records)
+    assert [row[0] for row in got] == [row[0] for row in expected]
+    assert [row[4] for row in got] == [row[4] for row in expected]
+    got_p, expected_p = [p for row in got for p in row[1:4]], [p for row in expected for p in row[1:4]]
+    assert got_p == pytest.approx(expected_p, abs=1e-9)

@@ -26,7 +26,7 @@ from diagnostics.services.audit import record_event
 from diagnostics.services.bulk import copy_rows
 from diagnostics.services.imports import UCI_PREFIX, collected_at_from_record_id
 from diagnostics.services.jobs import RequestRefused, claim_job, fail_job
-from diagnostics.services.panels import panel_values
+from diagnostics.services.panels import PANEL_VALUE_FIELDS
 from diagnostics.services.registry import active_model_version, load_predictor
 from mlcore.data import ReadResult, RowError, read_csv, read_uci
 from mlcore.schema import CLASSES, INPUT_FIELDS
@@ -318,13 +318,13 @@ def _collected_at(record: dict, *, uci: bool, default: datetime) -> datetime:
     return default
 
 
-def _insert(model, rows: list[dict], *, fast: bool, ignore_conflicts: bool = False) -> list[int]:
-    """Insert rows (dicts of field values); their new ids in order (none when conflicts are ignored).
+def _insert(model, columns: tuple[str, ...], rows: list[tuple], *, fast: bool, ignore_conflicts: bool = False):
+    """Insert rows (tuples of the columns' values); their new ids in order (none when conflicts are ignored).
 
     fast: PostgreSQL COPY, where a conflict is an IntegrityError (the chunk is then rerun carefully)."""
     if fast:
-        return copy_rows(model, rows, with_ids=not ignore_conflicts)
-    objects = [model(**row) for row in rows]
+        return copy_rows(model, columns, rows, with_ids=not ignore_conflicts)
+    objects = [model(**dict(zip(columns, row, strict=True))) for row in rows]
     model.objects.bulk_create(objects, batch_size=2000, ignore_conflicts=ignore_conflicts)
     return [obj.pk for obj in objects]
 
@@ -343,13 +343,50 @@ def _patient_ids(job: ScoringJob, records: list[dict], *, uci: bool, fast: bool)
         if number not in ids:
             missing.setdefault(number, record.get("sex") or "")
     if missing:
-        rows = [{"record_number": number, "sex": sex} for number, sex in missing.items()]
+        columns = ("record_number", "sex")
         if fast:
-            ids.update(zip(missing, _insert(Patient, rows, fast=True), strict=True))
+            ids.update(zip(missing, _insert(Patient, columns, list(missing.items()), fast=True), strict=True))
         else:
-            _insert(Patient, rows, fast=False, ignore_conflicts=True)
+            _insert(Patient, columns, list(missing.items()), fast=False, ignore_conflicts=True)
             ids.update(Patient.objects.filter(record_number__in=missing).values_list("record_number", "id"))
     return [ids[number] for number in numbers], len(missing)
+
+
+PANEL_COLUMNS = (
+    "patient_id",
+    "collected_at",
+    "source",
+    "source_ref",
+    "diagnosis_raw",
+    "diagnosis_class",
+    "created_by_id",
+    "created_at",
+    *PANEL_VALUE_FIELDS,
+)
+PREDICTION_COLUMNS = (
+    "panel_id",
+    "model_version_id",
+    "predicted_class",
+    *(f"p_{name}" for name in CLASSES),
+    "uncertain",
+    "explanation",
+    "requested_by_id",
+    "created_at",
+)
+
+
+def predict_batch(predictor, records: list[dict]) -> list[tuple]:
+    """(class, p_normal, p_hyperthyroid, p_hypothyroid, uncertain) per record, vectorised (no explanations).
+
+    Predictor.predict(explain=False) makes the same decisions with one object per row; tests check both agree.
+    """
+    probabilities = predictor.predict_proba(records)
+    decided = predictor.decide(probabilities)
+    uncertain = probabilities.max(axis=1) < predictor.uncertain_threshold
+    return [
+        (CLASSES[choice], *row, flag)
+        for choice, row, flag in zip(decided.tolist(), probabilities.tolist(), uncertain.tolist(), strict=True)
+    ]
 
 
 @transaction.atomic
@@ -368,38 +405,28 @@ def _store_chunk(job: ScoringJob, version, predictor, records: list[dict], *, uc
         existing = LabPanel.objects.filter(source=LabPanel.Source.CSV, source_ref__in=refs)
         panel_ids = dict(existing.values_list("source_ref", "id"))
     now = timezone.now()
+    new_refs = [ref for ref in refs if ref not in panel_ids]
     new_panels = [
-        {
-            "patient_id": patient_id,
-            "collected_at": _collected_at(record, uci=uci, default=now),
-            "source": LabPanel.Source.CSV,
-            "source_ref": ref,
-            "diagnosis_raw": record.get("diagnosis") or "",
-            "diagnosis_class": record.get("label") or "",
-            "created_by_id": job.created_by_id,
-            "created_at": now,
-            **panel_values(record),
-        }
+        (
+            patient_id,
+            _collected_at(record, uci=uci, default=now),
+            LabPanel.Source.CSV.value,
+            ref,
+            record.get("diagnosis") or "",
+            record.get("label") or "",
+            job.created_by_id,
+            now,
+            *(record[name] for name in PANEL_VALUE_FIELDS),
+        )
         for record, patient_id, ref in zip(records, patient_ids, refs, strict=True)
         if ref not in panel_ids
     ]
-    new_ids = _insert(LabPanel, new_panels, fast=fast)
-    panel_ids.update(zip((row["source_ref"] for row in new_panels), new_ids, strict=True))
-    results = predictor.predict(records, explain=False)
+    panel_ids.update(zip(new_refs, _insert(LabPanel, PANEL_COLUMNS, new_panels, fast=fast), strict=True))
     predictions = [
-        {
-            "panel_id": panel_ids[ref],
-            "model_version_id": version.pk,
-            "predicted_class": result.predicted_class,
-            "uncertain": bool(result.uncertain),
-            "explanation": [],
-            "requested_by_id": job.created_by_id,
-            "created_at": now,
-            **{f"p_{name}": float(result.probabilities[name]) for name in CLASSES},
-        }
-        for ref, result in zip(refs, results, strict=True)
+        (panel_ids[ref], version.pk, *outcome, [], job.created_by_id, now)
+        for ref, outcome in zip(refs, predict_batch(predictor, records), strict=True)
     ]
-    _insert(Prediction, predictions, fast=fast, ignore_conflicts=True)
+    _insert(Prediction, PREDICTION_COLUMNS, predictions, fast=fast, ignore_conflicts=True)
     return created_patients
 
 
