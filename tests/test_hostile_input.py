@@ -9,6 +9,7 @@ import io
 import json
 import os
 import random
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -575,3 +576,22 @@ def test_random_bytes_never_reach_the_database_through_any_upload(client_for, da
         assert client.post(reverse("scoring_start"), {"uploaded_file": upload("r.csv", blob)}).status_code == 400
         assert client.post(reverse("training_start"), {"data_file": upload("r.data", blob)}).status_code in (200, 400)
     assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../../../etc/passwd", "a\x00b.csv", "x" * 1000 + ".csv", "<script>alert(1)</script>.csv", "=cmd|' /C calc'!A0"],
+    ids=["path-escape", "nul-byte", "1000-chars", "html", "formula"],
+)
+def test_hostile_upload_file_names_are_stored_harmlessly_or_refused(client_for, data_manager, name, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    client = client_for(data_manager)
+    content = csv_text([good_csv_row()]).encode()
+    response = client.post(reverse("api-scoring-jobs"), {"file": SimpleUploadedFile(name, content)})
+    assert response.status_code in (202, 400), (response.status_code, response.content[:300])
+    page = client.post(reverse("scoring_start"), {"uploaded_file": SimpleUploadedFile(name, content)})
+    assert page.status_code in (302, 400), page.status_code
+    for job in ScoringJob.objects.all():
+        stored = Path(job.input_file.path).resolve()
+        assert stored.is_relative_to(settings.MEDIA_ROOT.resolve())
+        assert "\x00" not in job.original_name and len(job.original_name) <= 255
