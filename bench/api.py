@@ -4,8 +4,10 @@
         .venv/bin/python bench/api.py [--duration 10] [--connections 8] [--workers 3] [--bulk-runs 3]
 
 1. Single ``POST /api/v1/predict`` (one panel, token auth, nothing stored): wrk with 8 connections for
-   --duration seconds after a warm-up; p50 / p90 / p99 latency and requests/s, non-2xx counted.
-   Without wrk (``apt-get install -y wrk``) a threaded Python client measures the same, less precisely.
+   --duration seconds after a warm-up (closed loop: as fast as the server answers); p50 / p90 / p99
+   latency and requests/s, non-2xx counted. Without wrk (``apt-get install -y wrk``) a threaded Python
+   client measures the same, less precisely. Then the same connections at a fixed offered --rate
+   (default 200/s, open loop): the latency a client sees at that load.
 2. ``POST /api/v1/predict/bulk`` with 10,000 panels in one request, --bulk-runs times: wall time per run
    (request sent to response read, JSON both ways).
 
@@ -207,6 +209,44 @@ def run_python_client(port: int, token: str, connections: int, duration: int) ->
     }
 
 
+def run_fixed_rate(port: int, token: str, connections: int, duration: int, rate: float) -> dict:
+    """Open loop: requests scheduled at ``rate`` per second over ``connections`` keep-alive connections.
+
+    Latency runs from each request's scheduled time (no coordinated omission): if the server falls
+    behind, the queueing shows in the figures.
+    """
+    body = json.dumps(PANEL).encode()
+    latencies: list[float] = []
+    failures = [0]
+    start = time.perf_counter() + 0.2
+    per_connection = rate / connections
+
+    def client(index: int):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        n = 0
+        while True:
+            scheduled = start + (n + index / connections) / per_connection
+            if scheduled - start >= duration:
+                return
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            status, _ = post(port, "/api/v1/predict", body, token, connection)
+            latencies.append((time.perf_counter() - scheduled) * 1000)
+            failures[0] += status != 200
+            n += 1
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    cuts = statistics.quantiles(latencies, n=100)
+    return {"requests": len(latencies), "rps": len(latencies) / elapsed, "p50": cuts[49], "p90": cuts[89],
+            "p99": cuts[98], "non_2xx": failures[0]}  # fmt: skip
+
+
 def bulk_panels(count: int) -> list[dict]:
     """Panels of the dev data when available (repeated), else seeded random values within the reference ranges."""
     data = Path(settings.THYROWEB_DATA_DIR) / "thyroid0387-dev.data"
@@ -243,6 +283,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker")
     parser.add_argument("--bulk-runs", type=int, default=3, help="bulk requests of 10,000 panels (max 10)")
     parser.add_argument("--python-client", action="store_true", help="use the Python client even if wrk exists")
+    parser.add_argument(
+        "--rate", type=float, default=200, help="also measure latency at this fixed offered rate (0: skip)"
+    )
     args = parser.parse_args()
     if not settings.USING_POSTGRES:
         raise SystemExit("Set DATABASE_URL to a PostgreSQL database (a development or bench one).")
@@ -268,6 +311,15 @@ def main() -> None:
         print(f"  latency p50   {single['p50']:.1f} ms   (target <= 15)")
         print(f"  latency p90   {single['p90']:.1f} ms")
         print(f"  latency p99   {single['p99']:.1f} ms   (target <= 50)")
+
+        if args.rate:
+            fixed = run_fixed_rate(server.port, token, args.connections, duration, args.rate)
+            print(f"\nPOST /api/v1/predict at a fixed {args.rate:.0f} requests/s offered, "
+                  f"{args.connections} connections, {duration} s (python, open loop):")  # fmt: skip
+            print(f"  requests      {fixed['requests']}  (non-2xx: {fixed['non_2xx']}); achieved {fixed['rps']:.0f}/s")
+            print(f"  latency p50   {fixed['p50']:.1f} ms   (target <= 15)")
+            print(f"  latency p90   {fixed['p90']:.1f} ms")
+            print(f"  latency p99   {fixed['p99']:.1f} ms   (target <= 50)")
 
         print(f"\nPOST /api/v1/predict/bulk with {BULK_PANELS:,} panels, {bulk_runs} runs:")
         times = run_bulk(server.port, token, bulk_runs)
