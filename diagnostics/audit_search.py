@@ -6,6 +6,7 @@ from datetime import datetime, time, timedelta
 
 from django import forms
 from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -82,3 +83,13 @@ def csv_lines(events: Iterable[AuditEvent]) -> Iterator[str]:
     yield writer.writerow(CSV_COLUMNS)
     for event in events:
         yield writer.writerow([safe_cell(value) for value in event_row(event)])
+
+
+def csv_response(events) -> StreamingHttpResponse:
+    """Stream the events as a CSV download (the page and the API)."""
+    response = StreamingHttpResponse(
+        csv_lines(events.iterator(chunk_size=2000)), content_type="text/csv; charset=utf-8"
+    )
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="thyroweb-audit-{stamp}.csv"'
+    return response

@@ -9,10 +9,9 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.views import APIView
 
 from diagnostics.access import ADMIN
-from diagnostics.audit_search import AuditSearchForm, search_events
+from diagnostics.audit_search import AuditSearchForm, csv_response, search_events
 from diagnostics.models import AuditEvent
 from diagnostics.services.audit import record_event
-from diagnostics.views.audit import csv_response
 
 SEARCH_PARAMETERS = [
     OpenApiParameter("actor", str, description="user name (exact, any case)"),

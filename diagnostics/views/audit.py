@@ -1,13 +1,11 @@
 """The audit trail for admins: search and export as CSV."""
 
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import path
-from django.utils import timezone
 
 from diagnostics.access import ADMIN, role_required
-from diagnostics.audit_search import AuditSearchForm, csv_lines, search_events
+from diagnostics.audit_search import AuditSearchForm, csv_response, search_events
 from diagnostics.services.audit import record_event
 
 PAGE_SIZE = 50
@@ -33,16 +31,6 @@ def audit_export(request):
     filters = form.cleaned_data if form.is_bound else {}
     record_event(action="audit.export", request=request, filters={k: str(v) for k, v in filters.items() if v})
     return csv_response(search_events(**filters))
-
-
-def csv_response(events) -> StreamingHttpResponse:
-    """Stream the events as a CSV download (shared with the API)."""
-    response = StreamingHttpResponse(
-        csv_lines(events.iterator(chunk_size=2000)), content_type="text/csv; charset=utf-8"
-    )
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="thyroweb-audit-{stamp}.csv"'
-    return response
 
 
 urlpatterns = [
