@@ -1,7 +1,7 @@
 """API latency and throughput: gunicorn on PostgreSQL, wrk (or a Python client) on loopback. Prints figures.
 
     DATABASE_URL=postgres://... SECRET_KEY=... [THYROWEB_DATA_DIR=...] \\
-        .venv/bin/python bench/api.py [--duration 10] [--connections 8] [--workers 3] [--bulk-runs 3]
+        .venv/bin/python bench/api.py [--duration 10] [--connections 8] [--workers 2] [--rate 200]
 
 1. Single ``POST /api/v1/predict`` (one panel, token auth, nothing stored): wrk with 8 connections for
    --duration seconds after a warm-up (closed loop: as fast as the server answers); p50 / p90 / p99
@@ -279,8 +279,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10, help="seconds of load (max 60)")
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (one per core)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--bulk-runs", type=int, default=3, help="bulk requests of 10,000 panels (max 10)")
     parser.add_argument("--python-client", action="store_true", help="use the Python client even if wrk exists")
     parser.add_argument(
