@@ -139,7 +139,12 @@ class TestImportAndExport:
         outcomes = {p["outcome"]["text"]: p["probabilityDecimal"] for p in risk["prediction"]}
         assert set(outcomes) == {"normal", "hyperthyroid", "hypothyroid"}
         assert sum(outcomes.values()) == pytest.approx(1.0, abs=1e-5)
-        assert risk["subject"]["reference"] == f"Patient/{patient.pk}"
+        patient_entry = document["entry"][0]
+        assert patient_entry["resource"]["id"] == str(patient.pk)
+        assert patient_entry["fullUrl"].startswith("urn:uuid:")
+        assert risk["subject"]["reference"] == tt4["subject"]["reference"] == patient_entry["fullUrl"]
+        full_urls = {entry["fullUrl"] for entry in document["entry"]}
+        assert {basis["reference"] for basis in risk["basis"]} <= full_urls
 
         document["type"] = "transaction"
         again = self.import_(document, content_type="application/json")

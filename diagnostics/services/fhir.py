@@ -488,9 +488,14 @@ def _risk_assessment(prediction: Prediction, patient_ref: str, basis: list[str])
     }
 
 
+def _urn(kind: str, ident) -> str:
+    """A stable urn:uuid for a resource of this installation (a collection Bundle's fullUrl must be absolute)."""
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'thyroweb:{kind}/{ident}')}"
+
+
 def export_patient_bundle(patient: Patient) -> dict:
     """The patient's panels as lab Observations and their predictions as RiskAssessments (a collection)."""
-    patient_ref = f"Patient/{patient.pk}"
+    patient_ref = _urn("Patient", patient.pk)
     patient_resource = {
         "resourceType": "Patient",
         "id": str(patient.pk),
@@ -509,11 +514,11 @@ def export_patient_bundle(patient: Patient) -> dict:
             if value is None:
                 continue
             observation = _observation(panel, name, value, patient_ref)
-            basis.append(f"Observation/{observation['id']}")
+            basis.append(_urn("Observation", observation["id"]))
             entries.append({"fullUrl": basis[-1], "resource": observation})
         for prediction in panel.predictions.all():
             risk = _risk_assessment(prediction, patient_ref, basis)
-            entries.append({"fullUrl": f"RiskAssessment/{risk['id']}", "resource": risk})
+            entries.append({"fullUrl": _urn("RiskAssessment", risk["id"]), "resource": risk})
     return {
         "resourceType": "Bundle",
         "id": str(uuid.uuid4()),
