@@ -51,9 +51,11 @@ def test_missing_metrics_leave_valid_chart_json(client_for, clinician):
 
 
 def test_model_card_markdown_is_rendered_with_all_text_escaped():
-    html = markdown_card("# Card\n\n- **bold** <script>alert(1)</script>\n\n| a | b |\n|---|---|\n| 1 | <b>2</b> |")
+    html = markdown_card(
+        "# Card\n\n- **bold** *refer* <script>alert(1)</script>\n\n| a | b |\n|---|---|\n| 1 | <b>2</b> |"
+    )
     assert "<h3>Card</h3>" in html
-    assert "<strong>bold</strong>" in html
+    assert "<strong>bold</strong>" in html and "<em>refer</em>" in html
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "<td>&lt;b&gt;2&lt;/b&gt;</td>" in html
 

@@ -72,18 +72,20 @@ def attr(obj, name: str):
     return getattr(obj, name, None)
 
 
-_INLINE = re.compile(r"\*\*(.+?)\*\*|`([^`]+)`")
+_INLINE = re.compile(r"\*\*(.+?)\*\*|`([^`]+)`|\*([^*\s][^*]*?)\*")
 
 
 def _inline(text: str) -> str:
-    """Escape a line and render **bold** and `code` (nothing else: no links, no HTML)."""
+    """Escape a line and render **bold**, *italic* and `code` (nothing else: no links, no HTML)."""
     out, last = [], 0
     for match in _INLINE.finditer(text):
         out.append(escape(text[last : match.start()]))
         if match.group(1) is not None:
             out.append(f"<strong>{escape(match.group(1))}</strong>")
-        else:
+        elif match.group(2) is not None:
             out.append(f"<code>{escape(match.group(2))}</code>")
+        else:
+            out.append(f"<em>{escape(match.group(3))}</em>")
         last = match.end()
     out.append(escape(text[last:]))
     return "".join(out)
