@@ -97,7 +97,8 @@ def test_a_training_run_in_the_embedded_default_ends_with_a_candidate(
 
     run.refresh_from_db()
     assert run.status == JobStatus.SUCCEEDED, run.message
-    assert (run.epoch, run.epochs, len(run.history), run.progress) == (3, 3, 3, 1.0)
+    assert [report["epoch"] for report in run.history if report.get("stage", "fit") == "fit"] == [1, 2, 3]
+    assert run.progress == 1.0 and run.epoch >= 1
     version = run.result_version
     assert version.status == "candidate" and version.trained_by == data_manager
     assert (media_root / version.artefact_path / "metadata.json").exists()

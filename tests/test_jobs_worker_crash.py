@@ -96,6 +96,7 @@ def test_a_training_run_whose_worker_is_killed_never_touches_the_active_model_an
         run.refresh_from_db()
         assert run.status == JobStatus.SUCCEEDED, f"{run.status}: {run.message}\n{second.log()}"
 
-    assert run.result_version.status == "candidate" and run.epoch == 4
+    assert run.result_version.status == "candidate" and run.progress == 1.0
+    assert [report["epoch"] for report in run.history if report.get("stage", "fit") == "fit"] == [1, 2, 3, 4]
     assert ModelVersion.objects.get(status="active") == active_version
     assert not list((media_root / "models").glob(".tmp-*"))  # the killed attempt's scratch folder is gone too

@@ -189,14 +189,22 @@ def _train(run: TrainingRun, work_dir: Path) -> None:
     history: list[dict] = []
 
     def progress(report: dict) -> None:
+        # mlcore reports a "fit" stage (early-stopped, at most `epochs`), then a "refit" on train + validation.
         history.append(report)
-        epochs = report.get("epochs") or run.params.get("epochs") or 0
+        epoch, epochs = report.get("epoch", 0), report.get("epochs") or run.params.get("epochs") or 0
+        refit = report.get("stage") == "refit"
+        done = min(1.0, epoch / epochs) if epochs else 0.0
         TrainingRun.objects.filter(pk=run.pk, status=JobStatus.RUNNING).update(
-            epoch=report.get("epoch", 0),
+            epoch=epoch,
             epochs=epochs,
             val_macro_f1=report.get("val_macro_f1"),
-            progress=min(1.0, report.get("epoch", 0) / epochs) if epochs else 0.0,
+            progress=0.5 + 0.5 * done if refit else 0.5 * done,
             history=history,
+            message=(
+                f"Retraining on training + validation rows: epoch {epoch} of {epochs}."
+                if refit
+                else f"Training: epoch {epoch} (at most {epochs})."
+            ),
         )
 
     train_model(train, work_dir, seed=run.params.get("seed", 0), progress=progress, epochs=run.params.get("epochs"))
