@@ -179,3 +179,29 @@ def test_production_settings_send_hsts_secure_cookies_and_redirect_to_https(tmp_
         timeout=120,
     )
     assert result.stdout.strip().splitlines()[-1].split() == ["True", "True", "True", "True", "True", "False"]
+
+
+@pytest.mark.django_db
+def test_the_admin_login_is_locked_out_like_the_main_login(client, admin_user):
+    url = reverse("admin:login")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post(url, {"username": admin_user.username, "password": "not-the-password"})
+    response = client.post(url, {"username": admin_user.username, "password": PASSWORD})
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+def test_an_idle_session_expires(client, clinician):
+    from datetime import timedelta
+
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    assert attempt(client, "clin", PASSWORD).status_code == 302
+    assert client.get(reverse("dashboard")).status_code == 200
+    key = client.cookies[settings.SESSION_COOKIE_NAME].value
+    idle = timezone.now() - timedelta(seconds=1)  # as if SESSION_COOKIE_AGE had passed since the last request
+    Session.objects.filter(session_key=key).update(expire_date=idle)
+    response = client.get(reverse("dashboard"))
+    assert response.status_code == 302 and reverse("login") in response["Location"]
