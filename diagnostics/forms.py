@@ -23,6 +23,11 @@ def _parse_number(text: str) -> float | None:
         return None
 
 
+def tidy_message(text: str) -> str:
+    """A message built with an empty unit (T4U is a ratio) without the doubled or dangling spaces."""
+    return " ".join(text.split()).replace(" .", ".").replace(" )", ")")
+
+
 def _plausible_range(field: str) -> tuple[float, float, str]:
     if field == "age":
         return float(AGE_MIN), float(AGE_MAX), str(_("years"))
@@ -123,7 +128,7 @@ class LabPanelForm(forms.Form):
         clean_panel, errors = validate_panel_all(raw)
         for error in errors:
             field = error.field if error.field in self.fields else None
-            self.add_error(field, localized_error(error, raw.get(error.field) or ""))
+            self.add_error(field, tidy_message(localized_error(error, raw.get(error.field) or "")))
         self.clean_panel = clean_panel
         return cleaned
 
