@@ -82,6 +82,7 @@ def test_clinician_enters_a_panel_and_reads_the_explained_prediction_in_english_
         page.click("nav >> text=Patients")
         page.fill("#id_q", "mrn-brow")
         page.click("form.search button[type=submit]")
+        shot(page, "patient-list")
         page.click("text=MRN-BROWSER")
         page.wait_for_function(CANVAS_DRAWN, arg="chart-TSH")
         shot(page, "patient")
