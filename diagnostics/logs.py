@@ -8,6 +8,7 @@ duration of a request; Celery tasks and commands log with ``request_id``
 import contextvars
 import json
 import logging
+import re
 from datetime import UTC, datetime
 
 current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("thyroweb_request_id", default="-")
@@ -17,6 +18,14 @@ _STANDARD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) 
 
 
 _PLAIN = (str, int, float, bool, type(None))
+
+# PostgreSQL puts row values in its error details ("Key (record_number)=(MRN-1) already exists",
+# "Failing row contains (...)"); an exception logged with its traceback must not carry them.
+_DATABASE_DETAIL = re.compile(r"^(\s*DETAIL:).*$", re.MULTILINE)
+
+
+def redact(text: str) -> str:
+    return _DATABASE_DETAIL.sub(r"\1 [redacted: database row values]", text)
 
 
 class RequestIdFilter(logging.Filter):
@@ -35,7 +44,7 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
             "request_id": getattr(record, "request_id", None) or current_request_id.get(),
         }
         for key, value in vars(record).items():
@@ -43,7 +52,7 @@ class JsonFormatter(logging.Formatter):
             if key not in _STANDARD_ATTRIBUTES and not key.startswith("_") and isinstance(value, _PLAIN):
                 entry[key] = value
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = redact(self.formatException(record.exc_info))
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
         return json.dumps(entry, default=str, ensure_ascii=False)

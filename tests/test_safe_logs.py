@@ -194,3 +194,20 @@ def test_a_task_logs_with_its_task_id_and_an_eager_task_gives_the_request_its_id
     entries = {json.loads(line)["message"]: json.loads(line)["request_id"] for line in captured_logs.lines}
     assert entries["inside a task"] == "task-abc123"
     assert entries["after the task"] == "request-1"
+
+
+@pytest.mark.django_db
+def test_a_logged_database_error_keeps_its_kind_but_not_the_row_values(captured_logs):
+    from django.db import IntegrityError, transaction
+
+    from diagnostics.models import Patient
+
+    Patient.objects.create(record_number=RECORD_NUMBER)
+    try:
+        with transaction.atomic():
+            Patient.objects.create(record_number=RECORD_NUMBER)
+    except IntegrityError as error:
+        logging.getLogger("diagnostics.example").exception("could not store: %s", error)
+    line = json.loads(captured_logs.lines[-1])
+    assert "IntegrityError" in line["exception"]
+    assert leaks(captured_logs.lines, [RECORD_NUMBER]) == []
