@@ -21,11 +21,12 @@ _PLAIN = (str, int, float, bool, type(None))
 
 # PostgreSQL puts row values in its error details ("Key (record_number)=(MRN-1) already exists",
 # "Failing row contains (...)"); an exception logged with its traceback must not carry them.
-_DATABASE_DETAIL = re.compile(r"^(\s*DETAIL:).*$", re.MULTILINE)
+# The detail runs to the end of its line, or to an escaped newline inside a repr() (Celery logs those).
+_DATABASE_DETAIL = re.compile(r"DETAIL:.*?(?=\\n|\n|$)", re.MULTILINE)
 
 
 def redact(text: str) -> str:
-    return _DATABASE_DETAIL.sub(r"\1 [redacted: database row values]", text)
+    return _DATABASE_DETAIL.sub("DETAIL: [redacted: database row values]", text)
 
 
 class RequestIdFilter(logging.Filter):

@@ -211,3 +211,19 @@ def test_a_logged_database_error_keeps_its_kind_but_not_the_row_values(captured_
     line = json.loads(captured_logs.lines[-1])
     assert "IntegrityError" in line["exception"]
     assert leaks(captured_logs.lines, [RECORD_NUMBER]) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "duplicate key\nDETAIL:  Key (record_number)=(O'Brien-4711) already exists.",
+        repr(Exception("new row violates check constraint\nDETAIL:  Failing row contains (4711, 47.123).")),
+    ],
+    ids=["traceback-line", "repr-in-a-celery-log"],
+)
+def test_database_details_are_redacted_in_both_plain_and_repr_form(text):
+    from diagnostics.logs import redact
+
+    redacted = redact(text)
+    assert "4711" not in redacted and "47.123" not in redacted
+    assert "DETAIL: [redacted" in redacted
