@@ -1,8 +1,9 @@
 """Structured logs: one JSON object per line, tagged with the id of the request that wrote it.
 
 ``RequestIdMiddleware`` (in ``diagnostics.middleware``) sets the id for the
-duration of a request; Celery tasks and commands log with ``request_id``
-``"-"``. Never log names, record numbers or lab values: log ids and counts.
+duration of a request, Celery tasks log with ``task-<task id>`` (see
+``diagnostics.signals``), commands with ``"-"``. Never log names, record
+numbers or lab values: log ids and counts.
 """
 
 import contextvars
@@ -15,7 +16,6 @@ current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("thyrow
 
 # Attributes every LogRecord has; anything else was passed with ``extra=`` and is kept.
 _STANDARD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "request_id"}
-
 
 _PLAIN = (str, int, float, bool, type(None))
 
