@@ -148,8 +148,12 @@ def bench_training(worker: Worker) -> None:
     seconds = (run.finished_at - run.started_at).total_seconds()
     version = run.result_version
     holdout = version.metrics["holdout"]
+    stages: dict[str, int] = {}
+    for report in run.history:
+        stages[report.get("stage", "fit")] = stages.get(report.get("stage", "fit"), 0) + 1
     print(
-        f"training run: {seconds:.1f} s in the worker ({run.epoch} epochs, best validation macro-F1 "
+        f"training run: {seconds:.1f} s in the worker ({stages.get('fit', 0)} epochs early-stopped, "
+        f"{stages.get('refit', 0)} epochs refit on train + validation; best validation macro-F1 "
         f"{max(h['val_macro_f1'] for h in run.history):.3f}); target <= 180 s"
     )
     print(

@@ -136,7 +136,7 @@ def test_a_job_interrupted_between_chunks_is_resumed_with_every_row_scored_once(
     from diagnostics.services import batch
 
     records = dev_records(35)
-    batch._store_chunk(job, active_version, batch.load_predictor(active_version), records[:10], uci=True)
+    batch._store_chunk(job, active_version, batch.load_predictor(active_version), records[:10], uci=True, outcomes={})
     ScoringJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, model_version=active_version)
 
     job = run(job)
@@ -145,6 +145,13 @@ def test_a_job_interrupted_between_chunks_is_resumed_with_every_row_scored_once(
     refs = list(LabPanel.objects.filter(source_ref__startswith=f"job{job.pk}:").values_list("source_ref", flat=True))
     assert sorted(refs) == sorted(f"job{job.pk}:line{n}" for n in range(1, 36))
     assert Prediction.objects.filter(panel__source_ref__startswith=f"job{job.pk}:").count() == 35
+    rows = result_rows(job)  # lines 1-10 read back from the database, the others scored by this run
+    assert [row["line"] for row in rows] == [str(n) for n in range(1, 36)]
+    stored = Prediction.objects.get(panel__source_ref=f"job{job.pk}:line3")
+    assert (rows[2]["predicted_class"], float(rows[2]["p_normal"])) == (
+        stored.predicted_class,
+        pytest.approx(stored.p_normal, abs=1e-4),
+    )
 
 
 def test_another_task_cannot_take_a_job_that_is_running(data_manager, active_version):
@@ -246,13 +253,13 @@ def test_a_chunk_stored_by_two_workers_at_once_is_kept_once(data_manager, active
 
     job = start_scoring_job(user=data_manager, uploaded_file=upload("\n".join(dev_lines(12)), "part.data"))
     records, predictor = dev_records(12), batch.load_predictor(active_version)
-    batch._store_chunk(job, active_version, predictor, records, uci=True)
+    batch._store_chunk(job, active_version, predictor, records, uci=True, outcomes={})
     counts = (LabPanel.objects.count(), Prediction.objects.count(), Patient.objects.count())
 
     try:  # the second worker's fast write (COPY) collides with the first one's rows...
-        batch._store_chunk(job, active_version, predictor, records, uci=True)
+        batch._store_chunk(job, active_version, predictor, records, uci=True, outcomes={})
     except IntegrityError:  # ...and is done again carefully, as _score_job does
-        batch._store_chunk(job, active_version, predictor, records, uci=True, careful=True)
+        batch._store_chunk(job, active_version, predictor, records, uci=True, outcomes={}, careful=True)
 
     assert (LabPanel.objects.count(), Prediction.objects.count(), Patient.objects.count()) == counts == (12, 12, 12)
 

@@ -281,15 +281,16 @@ def _score_job(job: ScoringJob) -> None:
     scored = len(records) - len(todo)
     size = max(1, settings.THYROWEB_SCORING_CHUNK_ROWS)
     created_patients = 0
+    outcomes: dict[str, tuple] = {}  # source_ref -> (class, probabilities..., uncertain) scored by this run
     for start in range(0, len(todo), size):
         chunk = todo[start : start + size]
         try:
-            created_patients += _store_chunk(job, version, predictor, chunk, uci=uci)
+            created_patients += _store_chunk(job, version, predictor, chunk, uci=uci, outcomes=outcomes)
         except IntegrityError:  # another worker stored part of this chunk at the same moment
-            created_patients += _store_chunk(job, version, predictor, chunk, uci=uci, careful=True)
+            created_patients += _store_chunk(job, version, predictor, chunk, uci=uci, careful=True, outcomes=outcomes)
         scored += len(chunk)
         ScoringJob.objects.filter(pk=job.pk).update(scored_rows=scored, progress=scored / len(records))
-    result_name = _write_results(job, version, records, uci=uci)
+    result_name = _write_results(job, version, records, uci=uci, outcomes=outcomes)
     finished = ScoringJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
         status=JobStatus.SUCCEEDED,
         scored_rows=len(records),
@@ -390,8 +391,10 @@ def predict_batch(predictor, records: list[dict]) -> list[tuple]:
 
 
 @transaction.atomic
-def _store_chunk(job: ScoringJob, version, predictor, records: list[dict], *, uci: bool, careful: bool = False) -> int:
-    """Store and score one chunk of rows; returns the number of patients created.
+def _store_chunk(
+    job: ScoringJob, version, predictor, records: list[dict], *, uci: bool, outcomes: dict, careful: bool = False
+) -> int:
+    """Store and score one chunk of rows (their outcomes go to ``outcomes``); returns the patients created.
 
     The chunk is one transaction. With PostgreSQL it is written with COPY, assuming none of its rows is
     stored yet (true unless two workers run the job at once: the IntegrityError then makes the caller
@@ -422,11 +425,13 @@ def _store_chunk(job: ScoringJob, version, predictor, records: list[dict], *, uc
         if ref not in panel_ids
     ]
     panel_ids.update(zip(new_refs, _insert(LabPanel, PANEL_COLUMNS, new_panels, fast=fast), strict=True))
+    scored = predict_batch(predictor, records)
     predictions = [
         (panel_ids[ref], version.pk, *outcome, [], job.created_by_id, now)
-        for ref, outcome in zip(refs, predict_batch(predictor, records), strict=True)
+        for ref, outcome in zip(refs, scored, strict=True)
     ]
     _insert(Prediction, PREDICTION_COLUMNS, predictions, fast=fast, ignore_conflicts=True)
+    outcomes.update(zip(refs, scored, strict=True))
     return created_patients
 
 
@@ -441,14 +446,18 @@ def _text(value) -> str:
     return "" if value is None else safe_cell(str(value))
 
 
-def _write_results(job: ScoringJob, version, records: list[dict], *, uci: bool) -> str:
-    """Write the results CSV (input columns, predicted class, probabilities, uncertain) and return its storage name."""
-    stored = {
-        ref: rest
-        for ref, *rest in _job_predictions(job, version).values_list(
-            "panel__source_ref", "predicted_class", *(f"p_{name}" for name in CLASSES), "uncertain"
-        )
-    }
+def _write_results(job: ScoringJob, version, records: list[dict], *, uci: bool, outcomes: dict) -> str:
+    """Write the results CSV (input columns, predicted class, probabilities, uncertain) and return its storage name.
+
+    Rows scored before a restart are read back from the database; the others come from ``outcomes``."""
+    stored = outcomes
+    if len(outcomes) < len(records):
+        stored = {
+            ref: rest
+            for ref, *rest in _job_predictions(job, version).values_list(
+                "panel__source_ref", "predicted_class", *(f"p_{name}" for name in CLASSES), "uncertain"
+            )
+        }
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(RESULT_COLUMNS)
