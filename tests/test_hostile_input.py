@@ -595,3 +595,16 @@ def test_hostile_upload_file_names_are_stored_harmlessly_or_refused(client_for, 
         stored = Path(job.input_file.path).resolve()
         assert stored.is_relative_to(settings.MEDIA_ROOT.resolve())
         assert "\x00" not in job.original_name and len(job.original_name) <= 255
+
+
+@pytest.mark.slow
+def test_a_large_file_within_the_limit_is_validated_whole_with_a_bad_row_reported(client_for, data_manager):
+    rows = [good_csv_row()] * 20_000
+    rows[12_345] = good_csv_row(TSH="=1+1")
+    content = csv_text(rows).encode()
+    assert len(content) > 1_000_000
+    response = client_for(data_manager).post(reverse("api-scoring-jobs"), {"file": upload("big.csv", content)})
+    assert response.status_code == 202, response.content[:300]
+    job = ScoringJob.objects.get()
+    assert (job.total_rows, job.accepted_rows, job.rejected_rows) == (20_000, 19_999, 1)
+    assert job.rejected[0]["line"] == 12_347  # header is line 1
