@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 WEIGHTS_FILE = "weights.npz"
-_CHUNK = 16384  # rows per block: keeps the (rows, k, width) activations in cache-friendly sizes
+_CHUNK = 4096  # rows per block: keeps the (k, rows, width) activations small enough for the caches
 
 
 class NumpyNetwork:
@@ -26,9 +26,16 @@ class NumpyNetwork:
         self.head_kernel = arrays["head_kernel"]  # (k, h, c)
         self.head_bias = arrays["head_bias"]  # (k, c)
         self.k, self.width = self.s[0].shape
-        # First layer: x @ (r_i * W) for every member at once, as one (d, k * width) matrix.
-        first = self.r[0][:, :, None] * self.kernels[0][None, :, :]  # (k, d, width)
+        # Fused per-member kernels for the forward pass: member i of layer l computes
+        # ((h * r_i) @ W) * s_i + b_i = h @ (r_i[:, None] * W * s_i[None, :]) + b_i.
+        self.fused = [
+            np.ascontiguousarray(r[:, :, None] * w[None, :, :] * s_[:, None, :], dtype=np.float32)
+            for r, w, s_ in zip(self.r, self.kernels, self.s, strict=True)
+        ]  # each (k, d_in, d_out)
+        # The first layer for all members at once: one (d, k * width) matrix.
+        first = self.fused[0]
         self.first_kernel = np.ascontiguousarray(first.transpose(1, 0, 2).reshape(first.shape[1], -1))
+        self.first_bias = self.b[0].reshape(-1)
 
     @classmethod
     def load(cls, path: str | Path) -> NumpyNetwork:
@@ -36,20 +43,19 @@ class NumpyNetwork:
             return cls({name: data[name] for name in data.files})
 
     def member_logits(self, features: np.ndarray) -> np.ndarray:
-        """(n, k, c) logits of every member."""
+        """(k, n, c) logits of every member."""
         n = len(features)
-        h = (features.astype(np.float32, copy=False) @ self.first_kernel).reshape(n, self.k, self.width)
-        h *= self.s[0]
-        h += self.b[0]
+        h = features.astype(np.float32, copy=False) @ self.first_kernel  # (n, k * width)
+        h += self.first_bias
         np.maximum(h, 0.0, out=h)
+        h = h.reshape(n, self.k, self.width).transpose(1, 0, 2)  # (k, n, width), a view
         for i in range(1, self.depth):
-            h = (h * self.r[i]).reshape(n * self.k, -1) @ self.kernels[i]
-            h = h.reshape(n, self.k, -1)
-            h *= self.s[i]
-            h += self.b[i]
+            h = np.matmul(h, self.fused[i])
+            h += self.b[i][:, None, :]
             np.maximum(h, 0.0, out=h)
-        logits = np.matmul(h.transpose(1, 0, 2), self.head_kernel)  # (k, n, c)
-        return logits.transpose(1, 0, 2) + self.head_bias
+        logits = np.matmul(h, self.head_kernel)
+        logits += self.head_bias[:, None, :]
+        return logits
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """(n, c) mean of the members' softmax probabilities."""
@@ -59,7 +65,7 @@ class NumpyNetwork:
             logits -= logits.max(axis=-1, keepdims=True)
             np.exp(logits, out=logits)
             logits /= logits.sum(axis=-1, keepdims=True)
-            out.append(logits.mean(axis=1))
+            out.append(logits.mean(axis=0))
         if not out:
             return np.zeros((0, self.head_bias.shape[-1]), dtype=np.float32)
         return np.concatenate(out)

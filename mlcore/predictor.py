@@ -73,13 +73,17 @@ class Predictor:
         return calibration.decide(probabilities, self.decision_weights)
 
     def predict(self, rows, *, explain: bool = True) -> list[PredictionResult]:
+        """Class (by the tuned decision rule), calibrated probabilities, uncertain flag and, unless
+        ``explain=False``, the top inputs behind each prediction (empty when the panel is close to
+        the typical normal reference panel)."""
         features = self.preprocessor.transform(rows)
         probabilities = calibration.apply_temperature(self.network.probabilities(features), self.temperature)
         decided = self.decide(probabilities)
-        records = rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows)
+        if explain:
+            records = rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows)
         results = []
-        for i, row in enumerate(records):
-            explanation = self.explain_features(features[i], row) if explain else []
+        for i in range(len(features)):
+            explanation = self.explain_features(features[i], records[i]) if explain else []
             results.append(
                 PredictionResult(
                     predicted_class=CLASSES[decided[i]],

@@ -16,7 +16,7 @@ import numpy as np
 from mlcore import calibration
 from mlcore.data import records_to_frame
 from mlcore.preprocessing import Preprocessor
-from mlcore.schema import CLASSES, HISTORY_FLAGS, LAB_TESTS, REFERRAL_SOURCES
+from mlcore.schema import CLASSES, HISTORY_FLAGS, LAB_TESTS, REFERRAL_SOURCES, label_from_diagnosis
 
 Progress = Callable[[dict], None]
 
@@ -48,7 +48,11 @@ def labelled_frame(records_or_frame):
     """A DataFrame of the three-class rows only (label in CLASSES)."""
     frame = records_or_frame if hasattr(records_or_frame, "columns") else records_to_frame(records_or_frame)
     if "label" not in frame.columns:
-        raise ValueError("training rows need a 'label' column (or a 'diagnosis' to derive it from)")
+        if "diagnosis" not in frame.columns:
+            raise ValueError("training rows need a 'label' column (or a 'diagnosis' to derive it from)")
+        frame = frame.assign(
+            label=[label_from_diagnosis(d) if isinstance(d, str) else None for d in frame["diagnosis"]]
+        )
     return frame[frame["label"].isin(CLASSES)].reset_index(drop=True)
 
 
