@@ -278,3 +278,25 @@ def test_batch_predictions_make_the_same_decisions_as_the_predictor(active_versi
     assert [row[4] for row in got] == [row[4] for row in expected]
     got_p, expected_p = [p for row in got for p in row[1:4]], [p for row in expected for p in row[1:4]]
     assert got_p == pytest.approx(expected_p, abs=1e-9)
+
+
+def test_a_job_that_cannot_be_queued_fails_instead_of_waiting_forever(data_manager, active_version, monkeypatch):
+    from celery import Celery
+
+    from diagnostics.services.jobs import enqueue
+
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)  # Celery prefers it to any app's own broker_url
+    # nothing listens on port 9; set_as_current=False keeps the project's app the one shared tasks use
+    unreachable = Celery("unreachable", broker="redis://127.0.0.1:9/0", set_as_current=False)
+    unreachable.conf.update(task_publish_retry=False, broker_connection_timeout=1, task_always_eager=False)
+
+    @unreachable.task(name="unreachable.score")
+    def score(job_id):
+        pass
+
+    job = start_scoring_job(user=data_manager, uploaded_file=upload("\n".join(dev_lines(3)), "part.data"))
+
+    enqueue(score, ScoringJob, job)
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED and "could not be queued" in job.message

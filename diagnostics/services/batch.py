@@ -25,7 +25,7 @@ from diagnostics.models import JobStatus, LabPanel, Patient, Prediction, Scoring
 from diagnostics.services.audit import record_event
 from diagnostics.services.bulk import copy_rows
 from diagnostics.services.imports import UCI_PREFIX, collected_at_from_record_id
-from diagnostics.services.jobs import RequestRefused, claim_job, fail_job
+from diagnostics.services.jobs import RequestRefused, claim_job, enqueue, fail_job
 from diagnostics.services.panels import PANEL_VALUE_FIELDS
 from diagnostics.services.registry import active_model_version, load_predictor
 from mlcore.data import ReadResult, RowError, read_csv, read_uci
@@ -187,7 +187,7 @@ def start_scoring_job(*, user, request=None, uploaded_file) -> ScoringJob:
 def enqueue_scoring_job(job: ScoringJob) -> None:
     from diagnostics.tasks import run_scoring_job
 
-    run_scoring_job.apply_async(args=[job.pk], task_id=job.celery_task_id)
+    enqueue(run_scoring_job, ScoringJob, job)
 
 
 # --- Scoring in a worker ---

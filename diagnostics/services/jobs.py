@@ -1,10 +1,14 @@
 """Claiming and closing Celery work recorded on a row (TrainingRun, ScoringJob), safe when workers race."""
 
+import logging
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
 from diagnostics.models import JobStatus
+
+logger = logging.getLogger(__name__)
 
 
 class RequestRefused(ValidationError):
@@ -39,3 +43,15 @@ def fail_job(model: type[models.Model], *, pk: int, message: str) -> bool:
             status=JobStatus.FAILED, message=message, finished_at=timezone.now()
         )
     )
+
+
+def enqueue(task, model: type[models.Model], row) -> None:
+    """Send the row's task (run after commit); if the broker cannot be reached, the row fails instead of
+    waiting forever in ``queued``."""
+    try:
+        task.apply_async(args=[row.pk], task_id=row.celery_task_id)
+    except Exception as error:
+        if task.app.conf.task_always_eager:
+            raise  # in-process: the task's own failure, not the broker's
+        logger.error("%s %s could not be queued: %s", model.__name__, row.pk, type(error).__name__)
+        fail_job(model, pk=row.pk, message="The job could not be queued (the task broker is unreachable); try again.")

@@ -24,7 +24,7 @@ from diagnostics.models import JobStatus, ModelVersion, TrainingRun
 from diagnostics.services.audit import record_event
 from diagnostics.services.batch import is_transient
 from diagnostics.services.holdout import holdout_key, holdout_scores, labelled_panel_records, split_holdout
-from diagnostics.services.jobs import RequestRefused, claim_job, fail_job
+from diagnostics.services.jobs import RequestRefused, claim_job, enqueue, fail_job
 from diagnostics.services.registry import active_model_version, load_predictor
 from mlcore.data import read_uci
 from mlcore.schema import CLASSES
@@ -129,7 +129,7 @@ def start_training_run(*, user, request=None, data_file=None, params: dict | Non
 def enqueue_training_run(run: TrainingRun) -> None:
     from diagnostics.tasks import run_training
 
-    run_training.apply_async(args=[run.pk], task_id=run.celery_task_id)
+    enqueue(run_training, TrainingRun, run)
 
 
 def training_records(run: TrainingRun) -> list[dict]:
