@@ -276,7 +276,8 @@ def _score_job(job: ScoringJob) -> None:
     if not records:
         raise ScoringFailed(f"None of the {len(result.errors)} data rows in the file can be scored.")
     predictor = load_predictor(version)
-    done = set(_job_predictions(job, version).values_list("panel__source_ref", flat=True))
+    # After a lost worker or a retry, the chunks it committed are skipped (a first attempt has none).
+    done = set(_job_predictions(job, version).values_list("panel__source_ref", flat=True)) if job.resumed else set()
     todo = [record for record in records if _source_ref(job.pk, record["line"]) not in done]
     scored = len(records) - len(todo)
     size = max(1, settings.THYROWEB_SCORING_CHUNK_ROWS)

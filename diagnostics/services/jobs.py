@@ -26,14 +26,17 @@ def claim_job(model: type[models.Model], *, pk: int, task_id: str):
 
     A queued row is claimed with a conditional update, so of two racing workers exactly one wins.
     A running row is resumed only by the same task id: Celery delivers the same message again when
-    the worker that ran it was killed (acks_late) or when the task retries.
+    the worker that ran it was killed (acks_late) or when the task retries; the row's ``resumed`` says so.
     """
-    claimed = model.objects.filter(pk=pk, status=JobStatus.QUEUED).update(
+    first = model.objects.filter(pk=pk, status=JobStatus.QUEUED).update(
         status=JobStatus.RUNNING, started_at=timezone.now(), celery_task_id=task_id
     )
-    if not claimed:
-        claimed = model.objects.filter(pk=pk, status=JobStatus.RUNNING, celery_task_id=task_id).exists()
-    return model.objects.get(pk=pk) if claimed else None
+    resumed = not first and model.objects.filter(pk=pk, status=JobStatus.RUNNING, celery_task_id=task_id).exists()
+    if not (first or resumed):
+        return None
+    row = model.objects.get(pk=pk)
+    row.resumed = resumed  # a previous attempt may have done part of the work
+    return row
 
 
 def fail_job(model: type[models.Model], *, pk: int, message: str) -> bool:
