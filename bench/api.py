@@ -6,8 +6,9 @@
 1. Single ``POST /api/v1/predict`` (one panel, token auth, nothing stored): wrk with 8 connections for
    --duration seconds after a warm-up (closed loop: as fast as the server answers); p50 / p90 / p99
    latency and requests/s, non-2xx counted. Without wrk (``apt-get install -y wrk``) a threaded Python
-   client measures the same, less precisely. Then the same connections at a fixed offered --rate
-   (default 200/s, open loop): the latency a client sees at that load.
+   client measures the same, less precisely. Then the latency at about --rate requests/s (default 200):
+   wrk with a pause between a connection's requests (paced closed loop), or without wrk an open-loop
+   Python client at that rate.
 2. ``POST /api/v1/predict/bulk`` with 10,000 panels in one request, --bulk-runs times: wall time per run
    (request sent to response read, JSON both ways).
 
@@ -146,17 +147,20 @@ def _ms(text: str) -> float:
     return float(number) * _UNITS[unit]
 
 
-def run_wrk(port: int, token: str, connections: int, duration: int) -> dict:
+def run_wrk(port: int, token: str, connections: int, duration: int, think_ms: int = 0) -> dict:
+    """wrk, closed loop: each connection sends its next request when the answer came (plus ``think_ms``)."""
     script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
     script.write(
         'wrk.method = "POST"\n'
         f"wrk.body = {json.dumps(json.dumps(PANEL))}\n"
         'wrk.headers["Content-Type"] = "application/json"\n'
         f'wrk.headers["Authorization"] = "Token {token}"\n'
+        + (f"function delay() return {think_ms} end\n" if think_ms else "")
     )
     script.close()
-    command = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--latency", "-s", script.name,
-               f"http://127.0.0.1:{port}/api/v1/predict"]  # fmt: skip
+    threads = min(2, connections)
+    command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--latency", "-s",
+               script.name, f"http://127.0.0.1:{port}/api/v1/predict"]  # fmt: skip
     output = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60).stdout
     os.unlink(script.name)
     percentiles = {int(p): _ms(v) for p, v in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", output, re.M)}
@@ -312,7 +316,19 @@ def main() -> None:
         print(f"  latency p90   {single['p90']:.1f} ms")
         print(f"  latency p99   {single['p99']:.1f} ms   (target <= 50)")
 
-        if args.rate:
+        if args.rate and use_wrk:
+            # Paced: each connection waits so that together they offer about --rate requests/s.
+            alone = run_wrk(server.port, token, 1, 3)
+            think = max(0, round(1000 * args.connections / args.rate - alone["p50"]))
+            paced = run_wrk(server.port, token, args.connections, duration, think_ms=think)
+            print(f"\nPOST /api/v1/predict paced to about {args.rate:.0f} requests/s, {args.connections} connections, "
+                  f"{duration} s (wrk, {think} ms between a connection's requests):")  # fmt: skip
+            print(f"  requests      {paced['requests']}  (non-2xx: {paced['non_2xx']}); achieved {paced['rps']:.0f}/s")
+            print(f"  latency p50   {paced['p50']:.1f} ms   (target <= 15)")
+            print(f"  latency p90   {paced['p90']:.1f} ms")
+            print(f"  latency p99   {paced['p99']:.1f} ms   (target <= 50)")
+            print(f"  (one connection alone: p50 {alone['p50']:.1f} ms, p99 {alone['p99']:.1f} ms)")
+        elif args.rate:
             fixed = run_fixed_rate(server.port, token, args.connections, duration, args.rate)
             print(f"\nPOST /api/v1/predict at a fixed {args.rate:.0f} requests/s offered, "
                   f"{args.connections} connections, {duration} s (python, open loop):")  # fmt: skip
