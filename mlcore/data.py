@@ -268,18 +268,15 @@ def records_to_frame(records: Iterable[dict]):
 
 
 def split_frame(frame, *, seed: int = 0, val_size: float = 0.15, test_size: float = 0.15):
-    """Stratified (by "label") train / validation / test split with a fixed seed."""
+    """Train / validation / test split, stratified by "label" with a fixed seed.
+
+    Falls back to a plain random split when a class has fewer than 5 rows (stratifying
+    would fail on tiny uploads).
+    """
     from sklearn.model_selection import train_test_split
 
-    rest, test = train_test_split(frame, test_size=test_size, random_state=seed, stratify=frame["label"])
-    train, val = train_test_split(
-        rest,
-        test_size=val_size / (1 - test_size),
-        random_state=seed,
-        stratify=rest["label"],
-    )
-    return (
-        train.reset_index(drop=True),
-        val.reset_index(drop=True),
-        test.reset_index(drop=True),
-    )
+    stratify = frame["label"] if frame["label"].value_counts().min() >= 5 else None
+    rest, test = train_test_split(frame, test_size=test_size, random_state=seed, stratify=stratify)
+    stratify = rest["label"] if stratify is not None else None
+    train, val = train_test_split(rest, test_size=val_size / (1 - test_size), random_state=seed, stratify=stratify)
+    return train.reset_index(drop=True), val.reset_index(drop=True), test.reset_index(drop=True)

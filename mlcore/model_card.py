@@ -57,7 +57,12 @@ def render_model_card(metadata: dict) -> str:
         f"- Temperature scaling: T = {metadata['temperature']:.3f} (fitted on validation log-loss).",
         "- Decision rule: argmax of the calibrated probabilities times per-class weights "
         + ", ".join(f"{c} {w:.2f}" for c, w in metadata["decision_weights"].items())
-        + " (chosen on validation for macro-F1, to catch the rare hyperthyroid class).",
+        + (
+            " (tuned on validation for macro-F1)."
+            if metadata["config"].get("tune_decision_weights")
+            else " (fixed costs, not tuned: missing a rare dysfunction costs more than a false alarm;"
+            " the reported probabilities stay calibrated)."
+        ),
         f"- Uncertain flag: top probability below {metadata['uncertain_threshold']:.2f}.",
         "- Explanations: integrated gradients from a typical normal panel, summed per input.",
         f"- Training time: {metadata['training_seconds']} s on 2 CPU cores.",
