@@ -1,7 +1,7 @@
 """Patients and their lab panels."""
 
 from django.db import transaction
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
@@ -20,13 +20,15 @@ class PatientFilters(serializers.Serializer):
     search = serializers.CharField(required=False, max_length=64)
 
 
-@extend_schema(
-    tags=["patients"],
-    parameters=[
-        OpenApiParameter("record_number", str, description="Exact medical record number."),
-        OpenApiParameter("sex", str, enum=list(SEXES)),
-        OpenApiParameter("search", str, description="Part of the medical record number."),
-    ],
+@extend_schema(tags=["patients"])
+@extend_schema_view(
+    get=extend_schema(
+        parameters=[
+            OpenApiParameter("record_number", str, description="Exact medical record number."),
+            OpenApiParameter("sex", str, enum=list(SEXES)),
+            OpenApiParameter("search", str, description="Part of the medical record number."),
+        ]
+    )
 )
 class PatientList(ApiViewMixin, generics.ListCreateAPIView):
     """Patients (soft-deleted ones hidden); create a patient."""
