@@ -125,3 +125,16 @@ def test_not_found_is_a_json_404(machine, url):
     response = machine.get(url)
     assert response.status_code == 404
     assert response.json()["errors"]["detail"]
+
+
+def test_a_validation_error_raised_by_a_service_is_a_400_in_the_api_shape():
+    from django.core.exceptions import ValidationError
+    from rest_framework.test import APIRequestFactory
+
+    from diagnostics.api.errors import exception_handler
+
+    request = APIRequestFactory().get("/api/v1/patients/")
+    by_field = exception_handler(ValidationError({"record_number": ["taken"]}), {"request": request, "view": None})
+    plain = exception_handler(ValidationError("The file is empty."), {"request": request, "view": None})
+    assert (by_field.status_code, by_field.data) == (400, {"errors": {"record_number": ["taken"]}})
+    assert (plain.status_code, plain.data) == (400, {"errors": {"detail": ["The file is empty."]}})
