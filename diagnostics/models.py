@@ -208,37 +208,41 @@ class JobStatus(models.TextChoices):
     FAILED = "failed", _("failed")
 
 
-class TrainingRun(models.Model):
+class Job(models.Model):
+    """What training runs and scoring jobs share: Celery status, progress and timing."""
+
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
     progress = models.FloatField(default=0.0)
-    epoch = models.PositiveIntegerField(default=0)
-    epochs = models.PositiveIntegerField(default=0)
-    val_macro_f1 = models.FloatField(null=True, blank=True)
-    history = models.JSONField(default=list, blank=True)
-    params = models.JSONField(default=dict, blank=True)
-    data_file = models.CharField(max_length=500, blank=True)
     message = models.TextField(blank=True)
-    result_version = models.ForeignKey(
-        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="training_runs"
-    )
-    started_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
     celery_task_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        abstract = True
         ordering = ["-created_at"]
+
+
+class TrainingRun(Job):
+    epoch = models.PositiveIntegerField(default=0)
+    epochs = models.PositiveIntegerField(default=0)
+    val_macro_f1 = models.FloatField(null=True, blank=True)
+    history = models.JSONField(default=list, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    data_file = models.CharField(max_length=500, blank=True)
+    result_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="training_runs"
+    )
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     def __str__(self) -> str:
         return f"training run {self.pk} ({self.status})"
 
 
-class ScoringJob(models.Model):
-    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
-    progress = models.FloatField(default=0.0)
+class ScoringJob(Job):
     input_file = models.FileField(upload_to="scoring/input/", blank=True)
     original_name = models.CharField(max_length=255, blank=True)
     total_rows = models.PositiveIntegerField(default=0)
@@ -250,17 +254,9 @@ class ScoringJob(models.Model):
     model_version = models.ForeignKey(
         ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="scoring_jobs"
     )
-    message = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    celery_task_id = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"scoring job {self.pk} ({self.status})"
