@@ -40,9 +40,10 @@ def render_model_card(metadata: dict) -> str:
         lines.append(f"| {split} | " + " | ".join(str(counts[c]) for c in CLASSES) + " |")
     lines += [
         "",
-        "Splits are stratified by class with a fixed seed "
-        f"({metadata['seed']}); preprocessing, early stopping, temperature, decision weights and the",
-        "uncertainty threshold are fitted on the training and validation splits only.",
+        f"Split: {metadata.get('split') or 'stratified by class, seed ' + str(metadata['seed'])}. "
+        "Preprocessing, early stopping, temperature, decision weights and the",
+        "uncertainty threshold are fitted on the training and validation splits only; the test rows",
+        "are never trained on.",
         "",
         "## Model",
         "",

@@ -15,10 +15,25 @@ import numpy as np
 
 from mlcore import calibration
 from mlcore.data import records_to_frame, split_frame
+from mlcore.holdout import SPLIT_DESCRIPTION, holdout_key, is_held_out
 from mlcore.preprocessing import Preprocessor
 from mlcore.schema import CLASSES, HISTORY_FLAGS, LAB_TESTS, REFERRAL_SOURCES, label_from_diagnosis
 
 Progress = Callable[[dict], None]
+
+# What metadata.json (and so a registered model version) keeps of metrics.json.
+SUMMARY_METRICS = (
+    "n",
+    "accuracy",
+    "macro_f1",
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc_ovr",
+    "ece",
+    "ece_uncalibrated",
+    "split",
+)
 
 
 @dataclass
@@ -80,6 +95,43 @@ def explanation_baseline(frame) -> dict:
     referral = normal["referral_source"].dropna()
     baseline["referral_source"] = str(referral.mode().iloc[0]) if len(referral) else REFERRAL_SOURCES[-1]
     return baseline
+
+
+def record_holdout_keys(frame) -> list[str | None]:
+    """Each row's fixed held-out key (mlcore.holdout.holdout_key), None where the row has no stable id."""
+    missing = [None] * len(frame)
+    given = frame["holdout_key"].tolist() if "holdout_key" in frame.columns else missing
+    record_ids = frame["record_id"].tolist() if "record_id" in frame.columns else missing
+    return [holdout_key({"holdout_key": k, "record_id": r}) for k, r in zip(given, record_ids, strict=True)]
+
+
+def split_for_training(frame, *, seed: int, config: TrainingConfig):
+    """(train, validation, test, description of the split).
+
+    When every row has a held-out key (a UCI record id, or a "holdout_key" given by the caller),
+    the test split is exactly the rows of the fixed hash held-out split, which are never trained
+    on, and validation is a stratified seeded split of the other rows, ``val_size`` of all rows.
+    Otherwise (a plain CSV, rows without ids) a stratified random train / validation / test split.
+    """
+    from sklearn.model_selection import train_test_split
+
+    keys = record_holdout_keys(frame)
+    if not keys or any(key is None for key in keys):
+        train, val, test = split_frame(frame, seed=seed, val_size=config.val_size, test_size=config.test_size)
+        description = f"held-out test split ({config.test_size:.0%} of the labelled rows, stratified, seed {seed})"
+        return train, val, test, description
+    held_out = np.array([is_held_out(key) for key in keys])
+    test, rest = frame[held_out], frame[~held_out]
+    if len(test) == 0 or len(rest) < 10:
+        raise ValueError(
+            f"the fixed held-out split leaves {len(rest)} rows to train on and {len(test)} to test on; "
+            "need more labelled rows"
+        )
+    stratify = rest["label"] if rest["label"].value_counts().min() >= 5 else None
+    val_share = min(0.5, config.val_size * len(frame) / len(rest))
+    train, val = train_test_split(rest, test_size=val_share, random_state=seed, stratify=stratify)
+    description = f"{SPLIT_DESCRIPTION}; validation {config.val_size:.0%} of the rows, stratified, seed {seed}"
+    return train.reset_index(drop=True), val.reset_index(drop=True), test.reset_index(drop=True), description
 
 
 @dataclass
@@ -295,6 +347,10 @@ def train_model(
 ) -> Path:
     """Train on the three-class rows, evaluate on a held-out test split, and save the model directory.
 
+    Rows that all carry a held-out key (UCI "record_id" or "holdout_key") are tested on exactly the
+    fixed hash held-out split (mlcore.holdout), so no model trained here has seen those rows;
+    other inputs get a stratified random split (see split_for_training).
+
     ``progress`` receives one dict per epoch: {"stage": "fit", "epoch", "epochs" (the maximum;
     early stopping may end sooner), "loss", "val_loss", "val_macro_f1"}, then, while the final
     weights are retrained on train + validation rows, {"stage": "refit", "epoch", "epochs",
@@ -310,7 +366,7 @@ def train_model(
     frame = labelled_frame(records_or_frame)
     if len(frame) < 30 or frame["label"].nunique() < 2:
         raise ValueError(f"need at least 30 labelled rows of two classes or more to train, got {len(frame)}")
-    train, val, test = split_frame(frame, seed=seed, val_size=config.val_size, test_size=config.test_size)
+    train, val, test, split = split_for_training(frame, seed=seed, config=config)
     trained = fit_model(train, val, seed=seed, config=config, progress=progress, epochs=epochs)
     training_seconds = time.perf_counter() - started
 
@@ -336,6 +392,7 @@ def train_model(
         "decision_weights": dict(zip(CLASSES, trained.decision_weights, strict=True)),
         "uncertain_threshold": trained.uncertain_threshold,
         "explanation_baseline": explanation_baseline(train),
+        "split": split,
         "training_rows": {"train": _counts(train), "validation": _counts(val), "test": _counts(test)},
         "best_epoch": trained.best_epoch,
         "epochs_run": trained.epochs_run,
@@ -346,13 +403,10 @@ def train_model(
 
     predictor = Predictor.load(out_dir)
     metrics = evaluate_model(predictor, test)
-    metrics["split"] = f"held-out test split ({config.test_size:.0%} of the labelled rows, stratified, seed {seed})"
+    metrics["split"] = split
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
     save_plots(metrics, out_dir / "plots")
-    metadata["metrics"] = {
-        key: metrics[key]
-        for key in ("n", "accuracy", "macro_f1", "precision", "recall", "f1", "roc_auc_ovr", "ece", "ece_uncalibrated")
-    }
+    metadata["metrics"] = {key: metrics[key] for key in SUMMARY_METRICS}
     metadata["training_seconds"] = round(time.perf_counter() - started, 1)
     (out_dir / "metadata.json").write_text(json.dumps(metadata, indent=1))
     write_model_card(out_dir / "model_card.md", metadata)

@@ -5,8 +5,14 @@ import pytest
 
 from diagnostics.models import AuditEvent, LabPanel, ModelVersion, Prediction
 from diagnostics.services.holdout import HOLDOUT_PERCENT, holdout_key, is_held_out, labelled_panel_records
-from diagnostics.services.registry import PromotionRefused, activate_model_version
+from diagnostics.services.registry import (
+    SHIPPED,
+    PromotionRefused,
+    activate_model_version,
+    ensure_default_model_version,
+)
 from diagnostics.services.scoring import score_panel
+from mlcore import holdout as mlcore_holdout
 from tests.jobs_fixtures import active_version, copy_model, import_dev_panels, small_model_dir
 
 __all__ = ["active_version", "small_model_dir"]  # fixtures used by name
@@ -121,6 +127,18 @@ def test_the_held_out_split_is_fixed_and_shared_by_database_and_file_rows():
     assert abs(len(held) / len(keys) - HOLDOUT_PERCENT / 100) < 0.03
     assert held == [key for key in keys if is_held_out(key)]  # the same rows every time
     assert holdout_key(panel_id=7, uci_record_id="840801013") == holdout_key(uci_record_id="840801013")
+    # the rule is mlcore's, the one the shipped model and every training run hold out by
+    assert holdout_key(uci_record_id="840801013") == mlcore_holdout.holdout_key({"record_id": "840801013"})
+    assert HOLDOUT_PERCENT == mlcore_holdout.HOLDOUT_PERCENT
+    assert held == [key for key in keys if mlcore_holdout.is_held_out(key)]
+
+
+def test_the_shipped_model_version_says_it_was_tested_on_the_fixed_held_out_split():
+    """So it never saw the held-out panels that promotion compares a candidate with it on."""
+    version = ensure_default_model_version()
+    assert version.artefact_path == SHIPPED
+    assert version.metrics["split"].startswith(mlcore_holdout.SPLIT_DESCRIPTION)
+    assert mlcore_holdout.SPLIT_DESCRIPTION in version.model_card
 
 
 def test_labelled_panel_records_leave_out_other_diagnoses_and_deleted_patients():

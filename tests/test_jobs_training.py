@@ -1,6 +1,8 @@
 """Training runs (services): validated start, a candidate version at the end, the active model never touched,
 and the periodic retrain schedule. tests/test_jobs_worker.py runs a training run through a real worker."""
 
+import json
+
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
@@ -13,6 +15,7 @@ from diagnostics.services.training import (
     start_periodic_retrain,
     start_training_run,
 )
+from mlcore.holdout import SPLIT_DESCRIPTION
 from tests.jobs_fixtures import active_version, dev_lines, media_root, small_model_dir, upload
 
 __all__ = ["active_version", "media_root", "small_model_dir"]  # fixtures used by name
@@ -50,7 +53,7 @@ def test_only_a_data_manager_can_start_a_run(clinician):
     assert not TrainingRun.objects.exists()
 
 
-def test_a_run_is_queued_with_its_parameters_and_audited(data_manager):
+def test_a_run_is_queued_with_its_parameters_and_audited(data_manager, dev_data_file):
     run = start_training_run(user=data_manager, data_file="thyroid0387-dev.data", params={"epochs": "3", "seed": 1})
 
     assert (run.status, run.params, run.epochs) == (JobStatus.QUEUED, {"epochs": 3, "seed": 1}, 3)
@@ -86,7 +89,7 @@ def test_a_run_without_enough_labelled_panels_fails_and_leaves_the_active_model(
 
 @pytest.mark.slow
 def test_a_training_run_in_the_embedded_default_ends_with_a_candidate(
-    active_version, data_manager, settings, media_root, django_capture_on_commit_callbacks
+    active_version, data_manager, settings, media_root, django_capture_on_commit_callbacks, dev_data_file
 ):
     if not settings.CELERY_TASK_ALWAYS_EAGER:
         pytest.skip("a broker is configured: tests/test_jobs_worker.py trains through a real worker")
@@ -104,6 +107,15 @@ def test_a_training_run_in_the_embedded_default_ends_with_a_candidate(
     assert (media_root / version.artefact_path / "metadata.json").exists()
     assert version.metrics["holdout"]["baseline_version"] == active_version.version
     assert version.metrics["holdout"]["rows"] > 50 and "macro_f1" in version.metrics
+    # mlcore got every row with its key: it tested on exactly the held-out rows promotion compares on,
+    # and trained on all the others
+    assert version.metrics["split"].startswith(SPLIT_DESCRIPTION)
+    assert version.metrics["n"] == version.metrics["holdout"]["rows"]
+    assert version.metrics["macro_f1"] == version.metrics["holdout"]["candidate"]["macro_f1"]
+    rows = json.loads((media_root / version.artefact_path / "metadata.json").read_text())["training_rows"]
+    assert rows["test"] == version.metrics["holdout"]["candidate"]["support"]
+    trained_on = {c: rows["train"][c] + rows["validation"][c] for c in rows["train"]}
+    assert trained_on == version.metrics["training_counts"]
     assert version.model_card
     assert ModelVersion.objects.get(status="active") == active_version
 

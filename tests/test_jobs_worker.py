@@ -11,6 +11,7 @@ from diagnostics.models import JobStatus, LabPanel, ModelVersion, Prediction, Sc
 from diagnostics.roles import ensure_groups
 from diagnostics.services.batch import result_csv_path, start_scoring_job
 from diagnostics.services.training import start_training_run
+from mlcore.holdout import SPLIT_DESCRIPTION
 from tests.celery_worker import run_worker, worker_support_missing
 from tests.jobs_fixtures import active_version, csv_text, dev_lines, dev_records, small_model_dir, upload
 from thyroweb.celery import app as celery_app
@@ -102,6 +103,9 @@ def test_a_training_run_in_the_worker_ends_with_a_candidate_and_the_active_model
     assert run.val_macro_f1 is not None
     version = run.result_version
     assert version.status == "candidate" and version.metrics["holdout"]["baseline_version"] == active_version.version
+    # tested by mlcore on exactly the fixed held-out rows that promotion compares on
+    assert version.metrics["split"].startswith(SPLIT_DESCRIPTION)
+    assert version.metrics["n"] == version.metrics["holdout"]["rows"]
     assert (worker_media / version.artefact_path / "model_card.md").exists()
     assert ModelVersion.objects.get(status="active") == active_version
 

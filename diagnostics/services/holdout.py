@@ -1,30 +1,33 @@
 """The fixed held-out split of labelled panels, and the scores that the promotion rule compares.
 
-A panel is held out when a hash of its key falls in the first HOLDOUT_PERCENT
-of 100 buckets. The key depends only on the panel (its UCI record id, or its
-database id), so every training run and every promotion compares models on
-the same rows, and a held-out row is never trained on.
+The rule itself lives in mlcore.holdout (the shipped model and every training run
+use it too): a panel is held out when a hash of its key falls in the first
+HOLDOUT_PERCENT of 100 buckets. The key depends only on the panel (its UCI
+record id, or its database id), so every training run and every promotion
+compares models on the same rows, and a held-out row is never trained on.
 """
-
-import hashlib
 
 from diagnostics.models import LabPanel
 from diagnostics.services.panels import PANEL_VALUE_FIELDS
+from mlcore import holdout as mlcore_holdout
+from mlcore.holdout import HOLDOUT_PERCENT, is_held_out
 from mlcore.schema import CLASSES
 
-HOLDOUT_PERCENT = 20
+__all__ = [
+    "HOLDOUT_PERCENT",
+    "holdout_key",
+    "holdout_scores",
+    "is_held_out",
+    "labelled_panel_records",
+    "split_holdout",
+]
 
 
 def holdout_key(*, panel_id: int | None = None, uci_record_id: str | None = None) -> str:
     """UCI records share a key whether they come from the database or from a file (no leak between the two)."""
     if uci_record_id:
-        return f"uci:{uci_record_id}"
+        return mlcore_holdout.holdout_key({"record_id": uci_record_id})
     return f"panel:{panel_id}"
-
-
-def is_held_out(key: str) -> bool:
-    digest = hashlib.sha256(key.encode()).digest()
-    return int.from_bytes(digest[:4], "big") % 100 < HOLDOUT_PERCENT
 
 
 def labelled_panel_records() -> list[dict]:

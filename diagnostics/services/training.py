@@ -179,7 +179,8 @@ def _train(run: TrainingRun, work_dir: Path) -> None:
     from mlcore.predictor import Predictor
     from mlcore.train import train_model
 
-    train, held_out = split_holdout(training_records(run))
+    records = training_records(run)
+    train, held_out = split_holdout(records)
     counts = {name: sum(1 for r in train if r["label"] == name) for name in CLASSES}
     if len(train) < 30 or sum(1 for n in counts.values() if n) < 2:
         raise TrainingFailed(
@@ -207,7 +208,9 @@ def _train(run: TrainingRun, work_dir: Path) -> None:
             ),
         )
 
-    train_model(train, work_dir, seed=run.params.get("seed", 0), progress=progress, epochs=run.params.get("epochs"))
+    # All rows, each with its "holdout_key": mlcore tests on exactly the fixed held-out rows (the
+    # ones compared on below and at promotion) and trains only on the others.
+    train_model(records, work_dir, seed=run.params.get("seed", 0), progress=progress, epochs=run.params.get("epochs"))
     predictor = Predictor.load(work_dir)
     try:
         baseline = active_model_version()
