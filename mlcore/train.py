@@ -130,7 +130,8 @@ def split_for_training(frame, *, seed: int, config: TrainingConfig):
     stratify = rest["label"] if rest["label"].value_counts().min() >= 5 else None
     val_share = min(0.5, config.val_size * len(frame) / len(rest))
     train, val = train_test_split(rest, test_size=val_share, random_state=seed, stratify=stratify)
-    description = f"{SPLIT_DESCRIPTION}; validation {config.val_size:.0%} of the rows, stratified, seed {seed}"
+    how = "stratified" if stratify is not None else "random (a class has under 5 rows)"
+    description = f"{SPLIT_DESCRIPTION}; validation {config.val_size:.0%} of the rows, {how}, seed {seed}"
     return train.reset_index(drop=True), val.reset_index(drop=True), test.reset_index(drop=True), description
 
 
