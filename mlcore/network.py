@@ -85,11 +85,13 @@ class NumpyNetwork:
         for i in range(self.depth):
             if i:
                 h = h * self.r[i]
-            z = np.einsum("nkd,du->nku", h, kernels[i]) * self.s[i] + self.b[i]
+            z = (h @ kernels[i]) * self.s[i] + self.b[i]
             pre.append(z)
             h = np.maximum(z, 0.0)
             acts.append(h)
-        logits = np.einsum("nkh,khc->nkc", h, self.head_kernel.astype(np.float64)) + self.head_bias
+        head = self.head_kernel.astype(np.float64)  # (k, h, c)
+        # matmul rather than einsum: the same sums, several times faster for one explained row.
+        logits = (h[:, :, None, :] @ head)[:, :, 0, :] + self.head_bias
         logits -= logits.max(axis=-1, keepdims=True)
         member = np.exp(logits)
         member /= member.sum(axis=-1, keepdims=True)  # (n, k, c)
@@ -106,9 +108,9 @@ class NumpyNetwork:
         # d mean_m / d logit_{k,l} = member_{k,m} (delta_ml - member_{k,l}) / k
         g_member = grad_mean[:, :, None, :] / k  # (n, j, k, m)
         g_logits = member[:, None] * (g_member - (g_member * member[:, None]).sum(-1, keepdims=True))
-        g = np.einsum("njkc,khc->njkh", g_logits, self.head_kernel.astype(np.float64))
+        g = (g_logits[..., None, :] @ head.transpose(0, 2, 1))[..., 0, :]  # (n, j, k, h)
         for i in reversed(range(self.depth)):
             g = g * (pre[i] > 0)[:, None] * self.s[i]
-            g = np.einsum("njku,du->njkd", g, kernels[i]) * self.r[i]
+            g = (g @ kernels[i].T) * self.r[i]
         grad_x = g.sum(axis=2)  # (n, j, d)
         return p, grad_x
