@@ -5,19 +5,10 @@ from pathlib import Path
 import pytest
 
 from diagnostics.services.audit import record_event
+from tests.browser import CHROMIUM, LAUNCH_ARGS
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def test_admin_swagger_and_audit_pages_work_with_no_csp_violation(live_server, admin_user):

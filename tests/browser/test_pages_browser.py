@@ -11,22 +11,14 @@ import pytest
 from django.utils import timezone
 
 from diagnostics.models import LabPanel
+from tests.browser import CHROMIUM, LAUNCH_ARGS
 from tests.conftest import PASSWORD
 from tests.jobs_fixtures import active_version, small_model_dir  # noqa: F401 (fixtures)
 from tests.page_builders import make_panel, make_patient, make_prediction
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 CANVAS_DRAWN = """(id) => {
   const canvas = typeof id === "string" ? document.getElementById(id) : document.querySelector("canvas.perf-chart");
   if (!canvas || !window.Chart || !Chart.getChart(canvas)) return false;

@@ -7,7 +7,8 @@ import pytest
 from django.db import connection
 
 from diagnostics.models import JobStatus, TrainingRun
-from tests.browser.test_pages_browser import CANVAS_DRAWN, CHROMIUM, LAUNCH_ARGS, shot
+from tests.browser import CHROMIUM, LAUNCH_ARGS
+from tests.browser.test_pages_browser import CANVAS_DRAWN, shot
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
