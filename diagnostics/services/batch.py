@@ -489,3 +489,38 @@ def result_csv_path(job: ScoringJob) -> Path | None:
         return None
     path = Path(job.result_file.path)
     return path if path.exists() else None
+
+
+# --- Stored panels without a prediction (e.g. right after a UCI import) ---
+
+
+def score_stored_panels(*, version=None, chunk_rows: int = 5000) -> int:
+    """Score, in bulk and without explanations, every visible panel that the version has not scored yet.
+
+    Idempotent: a panel already scored by the version is skipped; returns the number of predictions stored.
+    """
+    version = version or active_model_version()
+    predictor = load_predictor(version)
+    unscored = (
+        LabPanel.objects.filter(patient__deleted_at__isnull=True)
+        .exclude(predictions__model_version=version)
+        .order_by("id")
+        .values("id", "patient__sex", *PANEL_VALUE_FIELDS)
+    )
+    stored = 0
+    rows = list(unscored)
+    for start in range(0, len(rows), chunk_rows):
+        part = rows[start : start + chunk_rows]
+        records = [{**{f: row[f] for f in PANEL_VALUE_FIELDS}, "sex": row["patient__sex"] or None} for row in part]
+        now = timezone.now()
+        predictions = [
+            (row["id"], version.pk, *outcome, [], None, now)
+            for row, outcome in zip(part, predict_batch(predictor, records), strict=True)
+        ]
+        with transaction.atomic():
+            _insert(Prediction, PREDICTION_COLUMNS, predictions, fast=False, ignore_conflicts=True)
+        stored += len(predictions)
+    if stored:
+        record_event(action="prediction.bulk_stored_panels", object_type="prediction", count=stored,
+                     model_version=version.version)  # fmt: skip
+    return stored

@@ -51,3 +51,14 @@ def score_panel(*, panel: LabPanel, user=None, request=None, version: ModelVersi
         predicted_class=prediction.predicted_class,
     )
     return prediction
+
+
+def explanation_of(prediction: Prediction) -> list[dict]:
+    """The stored explanation or, for a bulk-scored panel, the same model version's explanation computed now."""
+    if prediction.explanation:
+        return prediction.explanation
+    try:
+        predictor = load_predictor(prediction.model_version)
+    except OSError:  # the version's artefact is gone: nothing to explain with
+        return []
+    return predictor.predict([panel_record(prediction.panel)], explain=True)[0].explanation

@@ -11,7 +11,7 @@ from diagnostics.indices import derived_indices
 from diagnostics.models import LabPanel, Patient
 from diagnostics.services.audit import record_event
 from diagnostics.services.panels import create_panel, get_or_create_patient
-from diagnostics.services.scoring import score_panel
+from diagnostics.services.scoring import explanation_of, score_panel
 from diagnostics.templatetags.pages import lab_number
 from mlcore.schema import HISTORY_FLAGS, LAB_TESTS, value_warning
 
@@ -72,6 +72,7 @@ def panel_detail(request, pk: int):
         "patient": panel.patient,
         "prediction": prediction,
         "probabilities": _probability_rows(prediction),
+        "explanation": explanation_of(prediction) if prediction is not None else [],
         "indices": derived_indices(values),
         "lab_rows": [
             {"test": test, "value": values[name], "out_of_range": _out_of_range(test, values[name])}

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand
 
 from diagnostics.models import LabPanel
 from diagnostics.roles import ensure_groups
+from diagnostics.services.batch import score_stored_panels
 from diagnostics.services.registry import active_model_version
 
 
@@ -28,6 +29,8 @@ class Command(BaseCommand):
             self.stdout.write("UCI data already imported")
         else:
             call_command("import_uci", str(data_file), "--skip-bad", stdout=self.stdout)
+        scored = score_stored_panels(version=version)
+        self.stdout.write(f"{scored} stored panels scored with {version.version}")
 
     @staticmethod
     def find_data_file(folder: Path) -> Path | None:
