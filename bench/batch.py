@@ -18,7 +18,6 @@ import argparse
 import csv
 import io
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,45 +42,18 @@ from diagnostics.services.registry import activate_model_version  # noqa: E402
 from diagnostics.services.training import start_training_run  # noqa: E402
 from mlcore.data import read_uci  # noqa: E402
 from mlcore.schema import INPUT_FIELDS  # noqa: E402
+from tests.celery_worker import WorkerProcess  # noqa: E402
 from thyroweb.celery import app as celery_app  # noqa: E402
 
 DEV_FILE = "thyroid0387-dev.data"
 
 
-class Worker:
-    """A `celery worker --pool solo` subprocess (the production ML worker setting)."""
-
-    def __init__(self, name: str):
-        self.name = f"{name}-{uuid.uuid4().hex[:6]}@bench"
-        self.log_path = Path(tempfile.mkdtemp(prefix="bench-worker-")) / "worker.log"
-        self._log = open(self.log_path, "wb")
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "thyroweb",
-            "worker",
-            "--pool",
-            "solo",
-            "-n",
-            self.name,
-            "--without-mingle",
-            "--without-gossip",
-            "-l",
-            "warning",
-        ]
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-        self.process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while not celery_app.control.ping(destination=[self.name], timeout=0.5):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"worker did not start:\n{self.log_path.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(30)
-        self._log.close()
+def start_worker(name: str) -> WorkerProcess:
+    """A `celery worker --pool solo` subprocess (the production ML worker setting), answering pings."""
+    log_dir = Path(tempfile.mkdtemp(prefix="bench-worker-"))
+    worker = WorkerProcess(f"{name}-{uuid.uuid4().hex[:6]}@bench", log_dir / "worker.log")
+    worker.wait_ready()
+    return worker
 
 
 def wait(model, pks: list[int], timeout: float) -> list:
@@ -139,7 +111,7 @@ def cleanup(jobs: list[ScoringJob]) -> None:
         ScoringJob.objects.filter(pk=job.pk).delete()
 
 
-def bench_training(worker: Worker) -> None:
+def bench_training(worker: WorkerProcess) -> None:
     print("\n== Training run on the full dev data, one worker ==")
     run = start_training_run(user=None, data_file=DEV_FILE)
     (run,) = wait(TrainingRun, [run.pk], timeout=900)
@@ -181,7 +153,7 @@ def main() -> None:
     )
 
     celery_app.control.purge()
-    first = Worker("one")
+    first = start_worker("one")
     created: list[ScoringJob] = []
     try:
         if not options.skip_training:
@@ -206,7 +178,7 @@ def main() -> None:
             print(f"\n== two files of {options.rows // 2:,} panels: one worker, then two ==")
             one_s, jobs, _ = score_files([half, half])
             created.extend(jobs)
-            second = Worker("two")
+            second = start_worker("two")
             try:
                 two_s, jobs, _ = score_files([half, half])
                 created.extend(jobs)
