@@ -8,3 +8,9 @@ access_log_format = (
     '{"time": "%(t)s", "logger": "gunicorn.access", "remote": "%(h)s", "method": "%(m)s", "path": "%(U)s", '
     '"status": "%(s)s", "bytes": "%(B)s", "duration_ms": "%(M)s", "request_id": "%({x-request-id}o)s"}'
 )
+
+# Threads, with kept-alive connections spread evenly over the worker processes (thyroweb/gunicorn_worker.py).
+# The number of workers is given where gunicorn starts (one per core: Makefile, docker-compose, bench).
+worker_class = "thyroweb.gunicorn_worker.BalancedThreadWorker"
+threads = 4
+keepalive = 5

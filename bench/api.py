@@ -12,7 +12,8 @@
 2. ``POST /api/v1/predict/bulk`` with 10,000 panels in one request, --bulk-runs times: wall time per run
    (request sent to response read, JSON both ways).
 
-The server is ``gunicorn thyroweb.wsgi`` (gthread, --workers x --threads) on 127.0.0.1 with the
+The server is ``gunicorn thyroweb.wsgi`` with gunicorn.conf.py (gthread worker balancing connections
+over the processes, --workers x --threads) on 127.0.0.1 with the
 environment's database: run it against a development or bench database. It uses the active model; when
 none is active and none ships with mlcore, a small model is trained on the dev data and activated.
 A bench user and its token are created and deleted at the end (their audit events stay: append-only).
@@ -93,7 +94,7 @@ class Server:
         command = [
             sys.executable, "-m", "gunicorn", "thyroweb.wsgi:application",
             "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers), "--threads", str(threads),
-            "--worker-class", "gthread", "--keep-alive", "30", "--log-level", "warning",
+            "--keep-alive", "30", "--log-level", "warning",
         ]  # fmt: skip
         self.process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 60
@@ -301,7 +302,7 @@ def main() -> None:
     token = Token.objects.create(user=user).key
     server = Server(args.workers, args.threads)
     try:
-        print(f"gunicorn gthread {args.workers} workers x {args.threads} threads on 127.0.0.1:{server.port}, "
+        print(f"gunicorn balanced gthread {args.workers} workers x {args.threads} threads on 127.0.0.1:{server.port}, "
               f"PostgreSQL, model {version}, {os.cpu_count()} CPUs")  # fmt: skip
         print("load average before (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
         warm_up(server.port, token, args.workers)
@@ -317,9 +318,13 @@ def main() -> None:
         print(f"  latency p99   {single['p99']:.1f} ms   (target <= 50)")
 
         if args.rate and use_wrk:
-            # Paced: each connection waits so that together they offer about --rate requests/s.
+            # Paced: each connection waits so that together they offer at least --rate requests/s. The pause
+            # is the per-connection cycle minus the latency, corrected once by a 3 s calibration run.
             alone = run_wrk(server.port, token, 1, 3)
-            think = max(0, round(1000 * args.connections / args.rate - alone["p50"]))
+            cycle = 1000 * args.connections / args.rate
+            think = max(0, int(cycle - alone["p50"]))
+            trial = run_wrk(server.port, token, args.connections, 3, think_ms=think)
+            think = max(0, int(think - (1000 * args.connections / trial["rps"] - cycle) - 0.5))
             paced = run_wrk(server.port, token, args.connections, duration, think_ms=think)
             print(f"\nPOST /api/v1/predict paced to about {args.rate:.0f} requests/s, {args.connections} connections, "
                   f"{duration} s (wrk, {think} ms between a connection's requests):")  # fmt: skip

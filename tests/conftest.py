@@ -13,6 +13,16 @@ DATA_DIR = Path(os.environ["THYROWEB_DATA_DIR"]) if os.environ.get("THYROWEB_DAT
 PASSWORD = "correct-horse-battery-staple-42"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_caches():
+    """A test starts with no cached token or active model version (a rolled-back test sends no signals)."""
+    from diagnostics import process_cache
+
+    process_cache.clear_all()
+    yield
+    process_cache.clear_all()
+
+
 @pytest.fixture
 def dev_data_file() -> Path:
     """The shared dev subset of thyroid0387 (CI: ../shared/data)."""

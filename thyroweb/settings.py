@@ -199,9 +199,7 @@ MEDIA_URL = "media/"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": os.environ.get(
-            "STATICFILES_BACKEND", "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        )
+        "BACKEND": os.environ.get("STATICFILES_BACKEND", "whitenoise.storage.CompressedManifestStaticFilesStorage")
     },
 }
 
@@ -211,6 +209,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 THYROWEB_MAX_UPLOAD_BYTES = env_int("THYROWEB_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
 # Batch scoring stores panels and predictions this many rows per transaction (one progress step each).
 THYROWEB_SCORING_CHUNK_ROWS = env_int("THYROWEB_SCORING_CHUNK_ROWS", 5000)
+# API tokens and the active model version are looked up once per process for this many seconds
+# (diagnostics/process_cache.py): a revoked token or a new active model applies everywhere within it.
+THYROWEB_PROCESS_CACHE_SECONDS = env_int("THYROWEB_PROCESS_CACHE_SECONDS", 5)
 
 # Folder holding thyroid0387*.data (CI: ../shared/data); `fetch_uci` downloads into it.
 THYROWEB_DATA_DIR = Path(os.environ.get("THYROWEB_DATA_DIR", THYROWEB_HOME / "data")).resolve()
@@ -242,7 +243,7 @@ CELERY_TIMEZONE = TIME_ZONE
 REST_FRAMEWORK = {
     # Token first: an anonymous API call gets 401 with a WWW-Authenticate header.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "diagnostics.api.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Every endpoint needs a login and the role its view declares (required_role).
@@ -288,9 +289,7 @@ LOGGING = {
         "json": {"()": "diagnostics.logs.JsonFormatter"},
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}
-    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from diagnostics import process_cache
 from diagnostics.models import ModelVersion
 from diagnostics.services.jobs import RequestRefused
 
@@ -77,6 +78,12 @@ def active_model_version() -> ModelVersion:
         ensure_default_model_version()
         version = ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE)
     return version
+
+
+def serving_model_version() -> ModelVersion:
+    """The active version for answering a prediction request, looked up at most once per
+    THYROWEB_PROCESS_CACHE_SECONDS in this process (jobs and promotion use active_model_version)."""
+    return process_cache.active_version.get("active", active_model_version)
 
 
 # --- Promotion: a candidate replaces the active model only if it is at least as good ---

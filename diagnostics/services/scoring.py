@@ -5,13 +5,13 @@ from django.db import IntegrityError, transaction
 from diagnostics.models import LabPanel, ModelVersion, Prediction
 from diagnostics.services.audit import record_event
 from diagnostics.services.panels import panel_record
-from diagnostics.services.registry import active_model_version, load_predictor
+from diagnostics.services.registry import active_model_version, load_predictor, serving_model_version
 from mlcore.schema import CLASSES
 
 
 def predict_values(clean: dict, *, version: ModelVersion | None = None):
     """Score validated values without storing anything: (PredictionResult, version)."""
-    version = version or active_model_version()
+    version = version or serving_model_version()
     return load_predictor(version).predict([clean], explain=True)[0], version
 
 
