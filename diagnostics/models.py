@@ -47,7 +47,8 @@ class LabPanel(models.Model):
         UCI = "uci", _("UCI import")
         FHIR = "fhir", _("FHIR")
 
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="panels")
+    # Indexed by panel_patient_time (patient first): no second index on patient alone.
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="panels", db_index=False)
     collected_at = models.DateTimeField(_("collected at"), default=timezone.now)
     age = models.FloatField(_("age"), null=True, blank=True, help_text=_("years"))
 
@@ -166,7 +167,8 @@ class ModelVersion(models.Model):
 
 
 class Prediction(models.Model):
-    panel = models.ForeignKey(LabPanel, on_delete=models.CASCADE, related_name="predictions")
+    # Indexed by prediction_unique_panel_version (panel first): no second index on panel alone.
+    panel = models.ForeignKey(LabPanel, on_delete=models.CASCADE, related_name="predictions", db_index=False)
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="predictions")
     predicted_class = models.CharField(max_length=16, choices=CLASS_CHOICES)
     p_normal = models.FloatField()
@@ -260,6 +262,24 @@ class ScoringJob(Job):
 
     def __str__(self) -> str:
         return f"scoring job {self.pk} ({self.status})"
+
+
+class ScoringChunk(models.Model):
+    """A slice of a scoring job's accepted rows, scored by whichever worker takes its task (once: done_at)."""
+
+    job = models.ForeignKey(ScoringJob, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    rows = models.PositiveIntegerField()
+    created_patients = models.PositiveIntegerField(default=0)
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.CharField(max_length=255, blank=True, help_text="host/process of the worker that scored it")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "index"], name="scoring_chunk_unique_index")]
+        ordering = ["job", "index"]
+
+    def __str__(self) -> str:
+        return f"chunk {self.index} of scoring job {self.job_id}"
 
 
 class AppendOnlyError(Exception):

@@ -49,6 +49,18 @@ def run_scoring_job(self, job_id: int) -> None:
     _run_job(self, process, ScoringJob, job_id, "scoring job")
 
 
+@shared_task(name="diagnostics.help_scoring_job", bind=True, acks_late=True, reject_on_worker_lost=True)
+def help_scoring_job(self, job_id: int) -> None:
+    """Join a running scoring job: score its chunks that no other worker holds (queued by run_scoring_job)."""
+    from diagnostics.models import ScoringJob
+    from diagnostics.services.batch import help_scoring_job as help_job
+
+    def process(pk, task_id):
+        help_job(job_id=pk)
+
+    _run_job(self, process, ScoringJob, job_id, "scoring job")
+
+
 @shared_task(name="diagnostics.run_training", bind=True, acks_late=True, reject_on_worker_lost=True)
 def run_training(self, run_id: int) -> None:
     """Train a candidate model version (TrainingRun id). TensorFlow is imported inside, in the worker only."""

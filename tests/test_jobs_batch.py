@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from diagnostics.models import AuditEvent, JobStatus, LabPanel, Patient, Prediction, ScoringJob
+from diagnostics.models import AuditEvent, JobStatus, LabPanel, Patient, Prediction, ScoringChunk, ScoringJob
 from diagnostics.services.batch import (
     UploadRejected,
     process_scoring_job,
@@ -77,13 +77,13 @@ def test_results_csv_has_input_columns_class_probabilities_and_uncertain_flag(da
 def test_results_csv_neutralises_spreadsheet_formulas(data_manager, active_version):
     row = dev_records(1)[0]
     text = csv_text(
-        [{**row, "record_number": "=HYPERLINK(\"http://x\")"}, {**row, "record_number": "@SUM(A1)"}],
+        [{**row, "record_number": '=HYPERLINK("http://x")'}, {**row, "record_number": "@SUM(A1)"}],
         extra=("record_number",),
     )
     job = run(start_scoring_job(user=data_manager, uploaded_file=upload(text)))
 
     numbers = [r["record_number"] for r in result_rows(job)]
-    assert numbers == ["'=HYPERLINK(\"http://x\")", "'@SUM(A1)"]
+    assert numbers == ['\'=HYPERLINK("http://x")', "'@SUM(A1)"]
     assert Patient.objects.filter(record_number="@SUM(A1)").exists()  # stored as given, neutralised on export
 
 
@@ -91,8 +91,12 @@ def test_rows_with_a_record_number_join_that_patient_and_others_get_one_patient_
     existing = Patient.objects.create(record_number="MRN-1", sex="F")
     rows = dev_records(4)
     text = csv_text(
-        [{**rows[0], "record_number": "MRN-1"}, {**rows[1], "record_number": "MRN-1"},
-         {**rows[2], "record_number": ""}, {**rows[3], "record_number": "MRN-2"}],
+        [
+            {**rows[0], "record_number": "MRN-1"},
+            {**rows[1], "record_number": "MRN-1"},
+            {**rows[2], "record_number": ""},
+            {**rows[3], "record_number": "MRN-2"},
+        ],
         extra=("record_number",),
     )
     job = run(start_scoring_job(user=data_manager, uploaded_file=upload(text)))
@@ -108,35 +112,45 @@ def test_uci_format_files_are_scored_too(data_manager, active_version):
     assert (job.status, job.accepted_rows, job.scored_rows) == (JobStatus.SUCCEEDED, 30, 30)
     panel = LabPanel.objects.get(source_ref=f"job{job.pk}:line1")
     assert panel.patient.record_number.startswith("UCI-") and panel.diagnosis_raw
-
-
-def test_a_job_delivered_again_adds_no_duplicate_panels_or_predictions(data_manager, active_version, settings):
-    settings.THYROWEB_SCORING_CHUNK_ROWS = 7
-    job = run(start_scoring_job(user=data_manager, uploaded_file=upload("\n".join(dev_lines(40)), "part.data")))
-    panels, predictions, patients = LabPanel.objects.count(), Prediction.objects.count(), Patient.objects.count()
-
-    # What a redelivered message finds after a worker died: the row still running with the same task id.
-    ScoringJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
-    job = run(job)
-
-    assert job.status == JobStatus.SUCCEEDED and job.scored_rows == 40
-    assert (LabPanel.objects.count(), Prediction.objects.count(), Patient.objects.count()) == (
-        panels,
-        predictions,
-        patients,
+    # JSON columns written by COPY are JSON values, not strings holding JSON.
+    assert Prediction.objects.filter(panel=panel, explanation=[]).count() == 1
+    assert AuditEvent.objects.filter(action="scoring_job.finish", details__scored_rows=30).exists()
+    storage, name = job.input_file.storage, job.input_file.name
+    assert storage.exists(name) and not any(  # the chunks and their results parts are cleared at the end
+        storage.exists(f"{name}.{working}") for working in ("chunks.json", "chunk0.json", "results0.csv")
     )
 
 
-def test_a_job_interrupted_between_chunks_is_resumed_with_every_row_scored_once(
-    data_manager, active_version, settings
-):
+def test_a_job_delivered_again_after_its_last_chunk_adds_nothing_and_is_closed(data_manager, active_version, settings):
+    from diagnostics.services import batch
+
+    settings.THYROWEB_SCORING_CHUNK_ROWS = 7
+    job = start_scoring_job(user=data_manager, uploaded_file=upload("\n".join(dev_lines(40)), "part.data"))
+    # A worker claimed the job and stored every chunk, then died before closing it.
+    ScoringJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
+    job.refresh_from_db()
+    batch._prepare_chunks(job)
+    predictor = batch.load_predictor(active_version)
+    while batch._score_next_chunk(job, predictor) is not None:
+        pass
+    assert ScoringChunk.objects.filter(job=job, done_at__isnull=False).count() == 6  # 40 rows by 7
+    counts = (LabPanel.objects.count(), Prediction.objects.count(), Patient.objects.count())
+
+    job = run(job)  # the message delivered again
+
+    assert job.status == JobStatus.SUCCEEDED and job.scored_rows == 40
+    assert (LabPanel.objects.count(), Prediction.objects.count(), Patient.objects.count()) == counts
+    assert [row["line"] for row in result_rows(job)] == [str(n) for n in range(1, 41)]
+
+
+def test_a_job_interrupted_between_chunks_is_resumed_with_every_row_scored_once(data_manager, active_version, settings):
     settings.THYROWEB_SCORING_CHUNK_ROWS = 10
     job = start_scoring_job(user=data_manager, uploaded_file=upload("\n".join(dev_lines(35)), "part.data"))
     # Lines 1-10 were stored by a worker that died before finishing the job.
     from diagnostics.services import batch
 
     records = dev_records(35)
-    batch._store_chunk(job, active_version, batch.load_predictor(active_version), records[:10], uci=True, outcomes={})
+    batch._store_chunk(job, active_version, batch.load_predictor(active_version), records[:10], uci=True)
     ScoringJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, model_version=active_version)
 
     job = run(job)
@@ -176,7 +190,8 @@ def test_a_finished_job_is_not_run_again(data_manager, active_version):
 
 def test_a_job_whose_stored_file_is_gone_ends_failed_with_a_message(data_manager, active_version):
     job = start_scoring_job(user=data_manager, uploaded_file=upload("\n".join(dev_lines(5)), "part.data"))
-    job.input_file.storage.delete(job.input_file.name)
+    for stored in (job.input_file.name, f"{job.input_file.name}.chunks.json"):  # the upload and its chunks
+        job.input_file.storage.delete(stored)
 
     job = run(job)
 
@@ -187,7 +202,7 @@ def test_a_job_whose_stored_file_is_gone_ends_failed_with_a_message(data_manager
 def test_a_job_whose_stored_files_became_unreadable_ends_failed_with_a_message(data_manager, active_version):
     job = start_scoring_job(user=data_manager, uploaded_file=upload("\n".join(dev_lines(5)), "part.data"))
     storage, name = job.input_file.storage, job.input_file.name
-    for damaged, content in ((name, b""), (f"{name}.accepted.json", b"{not json")):
+    for damaged, content in ((name, b""), (f"{name}.chunks.json", b"{not json")):
         storage.delete(damaged)
         assert storage.save(damaged, io.BytesIO(content)) == damaged
 
@@ -236,8 +251,9 @@ def test_the_task_runs_the_job_in_process(data_manager, active_version):
     assert job.status == JobStatus.SUCCEEDED and job.scored_rows == 3
 
 
-def test_upload_in_the_embedded_default_is_scored_on_commit(data_manager, active_version, settings,
-                                                           django_capture_on_commit_callbacks):
+def test_upload_in_the_embedded_default_is_scored_on_commit(
+    data_manager, active_version, settings, django_capture_on_commit_callbacks
+):
     if not settings.CELERY_TASK_ALWAYS_EAGER:
         pytest.skip("a broker is configured: tests/test_jobs_worker.py covers the worker")
     with django_capture_on_commit_callbacks(execute=True):
@@ -253,13 +269,13 @@ def test_a_chunk_stored_by_two_workers_at_once_is_kept_once(data_manager, active
 
     job = start_scoring_job(user=data_manager, uploaded_file=upload("\n".join(dev_lines(12)), "part.data"))
     records, predictor = dev_records(12), batch.load_predictor(active_version)
-    batch._store_chunk(job, active_version, predictor, records, uci=True, outcomes={})
+    batch._store_chunk(job, active_version, predictor, records, uci=True)
     counts = (LabPanel.objects.count(), Prediction.objects.count(), Patient.objects.count())
 
     try:  # the second worker's fast write (COPY) collides with the first one's rows...
-        batch._store_chunk(job, active_version, predictor, records, uci=True, outcomes={})
+        batch._store_chunk(job, active_version, predictor, records, uci=True)
     except IntegrityError:  # ...and is done again carefully, as _score_job does
-        batch._store_chunk(job, active_version, predictor, records, uci=True, outcomes={}, careful=True)
+        batch._store_chunk(job, active_version, predictor, records, uci=True, careful=True)
 
     assert (LabPanel.objects.count(), Prediction.objects.count(), Patient.objects.count()) == counts == (12, 12, 12)
 

@@ -79,7 +79,8 @@ def test_a_job_whose_input_is_bad_ends_failed_with_a_message(worker, data_manage
     celery_app.control.cancel_consumer("celery", destination=[worker.name], reply=True)
     try:
         job = start_scoring_job(user=data_manager, uploaded_file=upload("\n".join(dev_lines(5)), "part.data"))
-        job.input_file.storage.delete(job.input_file.name)  # lost before the worker reads it
+        for stored in (job.input_file.name, f"{job.input_file.name}.chunks.json"):
+            job.input_file.storage.delete(stored)  # lost before the worker reads them
     finally:
         celery_app.control.add_consumer("celery", destination=[worker.name], reply=True)
 

@@ -1,4 +1,5 @@
-"""A worker killed (SIGKILL) in the middle of a batch job: another worker finishes it, every row scored once.
+"""A worker killed (SIGKILL) in the middle of a batch job: another worker finishes it, every row scored once;
+two workers running at once share the chunks of one job.
 
 The message is acknowledged only when the task ends (acks_late), so Redis hands it out again once the
 visibility timeout has passed (3 s here instead of an hour); the second worker resumes the job where the
@@ -9,7 +10,7 @@ import time
 
 import pytest
 
-from diagnostics.models import JobStatus, LabPanel, Patient, Prediction, ScoringJob
+from diagnostics.models import JobStatus, LabPanel, Patient, Prediction, ScoringChunk, ScoringJob
 from diagnostics.roles import ensure_groups
 from diagnostics.services.batch import result_csv_path, start_scoring_job
 from tests.celery_worker import run_worker, worker_support_missing
@@ -21,19 +22,17 @@ __all__ = ["active_version", "media_root", "small_model_dir"]  # fixtures used b
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 ROWS = 4000
-# Redelivery after 3 s (looked for every second) instead of an hour; small chunks so the kill lands mid-job.
-WORKER_ENV = {
-    "CELERY_VISIBILITY_TIMEOUT": "3",
-    "CELERY_UNACKED_RESTORE_SECONDS": "1",
-    "THYROWEB_SCORING_CHUNK_ROWS": "200",
-}
+# Redelivery after 3 s (looked for every second) instead of an hour. The tests upload in small chunks
+# (THYROWEB_SCORING_CHUNK_ROWS, read when the upload is split) so that the kill lands mid-job.
+WORKER_ENV = {"CELERY_VISIBILITY_TIMEOUT": "3", "CELERY_UNACKED_RESTORE_SECONDS": "1"}
 
 
 def scored_rows(job_id: int) -> tuple[str, int]:
     return ScoringJob.objects.filter(pk=job_id).values_list("status", "scored_rows").get()
 
 
-def test_a_job_survives_a_killed_worker_with_every_row_scored_exactly_once(media_root, active_version):
+def test_a_job_survives_a_killed_worker_with_every_row_scored_exactly_once(media_root, active_version, settings):
+    settings.THYROWEB_SCORING_CHUNK_ROWS = 200  # the upload splits the rows into chunks
     reason = worker_support_missing()
     if reason:
         pytest.skip(reason)
@@ -67,6 +66,31 @@ def test_a_job_survives_a_killed_worker_with_every_row_scored_exactly_once(media
     assert job.scored_rows == ROWS and Patient.objects.count() == len(record_ids)  # no patient twice either
     with open(result_csv_path(job), encoding="utf-8") as handle:
         assert len(handle.read().splitlines()) == ROWS + 1
+
+
+def test_two_workers_share_the_chunks_of_one_job_and_score_every_row_once(media_root, active_version, settings):
+    settings.THYROWEB_SCORING_CHUNK_ROWS = 100
+    reason = worker_support_missing()
+    if reason:
+        pytest.skip(reason)
+    ensure_groups()
+    celery_app.control.purge()
+    with run_worker(env=WORKER_ENV) as first, run_worker(env=WORKER_ENV):
+        job = start_scoring_job(user=None, uploaded_file=upload("\n".join(dev_lines(ROWS)), "shared.data"))
+        deadline = time.monotonic() + 90
+        while scored_rows(job.pk)[0] in (JobStatus.QUEUED, JobStatus.RUNNING) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        job.refresh_from_db()
+        assert job.status == JobStatus.SUCCEEDED, f"{job.status}: {job.message}\n{first.log()}"
+
+    chunks = list(ScoringChunk.objects.filter(job=job))
+    assert len(chunks) == ROWS // 100 and all(chunk.done_at for chunk in chunks)
+    assert len({chunk.done_by for chunk in chunks}) == 2  # both workers scored chunks of the one job
+    predictions = Prediction.objects.filter(panel__source_ref__startswith=f"job{job.pk}:")
+    assert predictions.count() == ROWS and predictions.values("panel").distinct().count() == ROWS
+    with open(result_csv_path(job), encoding="utf-8") as handle:
+        lines = [row.split(",", 1)[0] for row in handle.read().splitlines()[1:]]
+    assert lines == [str(n) for n in range(1, ROWS + 1)]
 
 
 def test_a_training_run_whose_worker_is_killed_never_touches_the_active_model_and_is_run_again(

@@ -1,9 +1,11 @@
-"""Batch scoring of uploaded files: the upload is validated first, then a worker scores the accepted rows.
+"""Batch scoring of uploaded files: the upload is validated first, then workers score the accepted rows.
 
-Rows are stored and scored in chunks, each in one transaction. A row's panel is
-keyed by (source=csv, source_ref="job<id>:line<n>") and its prediction by
-(panel, model version), so a chunk run twice (a killed worker, a retry) adds
-nothing: every accepted row ends up scored exactly once.
+The job's task splits the accepted rows into chunks (a ScoringChunk row and a file each) and queues
+helper tasks, so that every idle worker joins in: each participant takes the next chunk nobody holds
+(SELECT ... FOR UPDATE SKIP LOCKED) and stores and scores it in one transaction that also marks it
+done; whoever commits the last chunk writes the results file and closes the job. A row's panel is
+keyed by (source=csv, source_ref="job<id>:line<n>") and its prediction by (panel, model version), so
+a chunk run twice (a killed worker, a retry) adds nothing: every accepted row is scored exactly once.
 """
 
 import csv
@@ -11,17 +13,21 @@ import io
 import json
 import logging
 import os
+import socket
 import uuid
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F, FloatField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from diagnostics.csv_safety import safe_cell
-from diagnostics.models import JobStatus, LabPanel, Patient, Prediction, ScoringJob
+from diagnostics.models import JobStatus, LabPanel, Patient, Prediction, ScoringChunk, ScoringJob
 from diagnostics.services.audit import record_event
 from diagnostics.services.bulk import copy_rows
 from diagnostics.services.imports import UCI_PREFIX, collected_at_from_record_id
@@ -169,7 +175,7 @@ def start_scoring_job(*, user, request=None, uploaded_file) -> ScoringJob:
     with transaction.atomic():
         job.input_file.save(f"job-{uuid.uuid4().hex}.{'data' if uci else 'csv'}", ContentFile(content), save=False)
         if accepted:
-            _save_accepted(job, uci, result)
+            _save_chunks(job, uci, result.records)
         job.save()
         record_event(
             action="scoring_job.create",
@@ -190,26 +196,49 @@ def enqueue_scoring_job(job: ScoringJob) -> None:
     enqueue(run_scoring_job, ScoringJob, job)
 
 
-# --- Scoring in a worker ---
+# --- Scoring in workers ---
+
+# Helper tasks queued per job at most (each one stays while chunks are left, so this bounds the workers).
+MAX_HELPERS = 32
 
 
 def process_scoring_job(*, job_id: int, task_id: str) -> None:
-    """Score a queued job's accepted rows (or resume it after a lost worker); the job ends succeeded or failed."""
+    """Claim a queued job (or resume it after a lost worker), split it into chunks, queue helpers for the
+    other workers, and score chunks until none is left; the job ends succeeded or failed."""
     job = claim_job(ScoringJob, pk=job_id, task_id=task_id)
     if job is None:
         return
+    with _failing_job(job.pk):
+        left = _prepare_chunks(job)
+        if left > 1:
+            _queue_helpers(job, left - 1)
+        _score_chunks(job)
+
+
+def help_scoring_job(*, job_id: int) -> None:
+    """A helper task: score the job's chunks that nobody holds, until none is left."""
+    job = ScoringJob.objects.select_related("model_version").filter(pk=job_id, status=JobStatus.RUNNING).first()
+    if job is None or job.model_version is None:
+        return  # finished, failed, or gone
+    with _failing_job(job.pk):
+        _score_chunks(job)
+
+
+@contextmanager
+def _failing_job(job_id: int):
+    """A job that cannot go on ends failed with a message; a lost database connection is raised (retried)."""
     try:
-        _score_job(job)
+        yield
     except ScoringFailed as problem:
-        fail_job(ScoringJob, pk=job.pk, message=str(problem))
+        fail_job(ScoringJob, pk=job_id, message=str(problem))
     except Exception as error:
         if is_transient(error):
             raise  # the task retries; the chunks already stored are kept
         # No message or traceback in the log: they can carry lab values or record numbers.
-        logger.error("scoring job %s failed: %s", job.pk, type(error).__name__)
+        logger.error("scoring job %s failed: %s", job_id, type(error).__name__)
         fail_job(
             ScoringJob,
-            pk=job.pk,
+            pk=job_id,
             message=f"Scoring stopped on an internal error ({type(error).__name__}); the rows scored so far are kept.",
         )
 
@@ -221,27 +250,51 @@ def is_transient(error: Exception) -> bool:
     return isinstance(error, (OperationalError, InterfaceError))
 
 
-def _accepted_name(job: ScoringJob) -> str:
-    return f"{job.input_file.name}.accepted.json"
+def _chunks_name(job: ScoringJob) -> str:
+    return f"{job.input_file.name}.chunks.json"
 
 
-def _save_accepted(job: ScoringJob, uci: bool, result: ReadResult) -> None:
-    """Keep the rows validated at upload beside the file, so the worker need not parse and validate again."""
-    payload = {"uci": uci, "records": result.records, "rejected": len(result.errors)}
-    job.input_file.storage.save(_accepted_name(job), ContentFile(json.dumps(payload).encode()))
+def _chunk_name(job: ScoringJob, index: int) -> str:
+    return f"{job.input_file.name}.chunk{index}.json"
 
 
-def _read_stored(job: ScoringJob) -> tuple[bool, ReadResult]:
-    """The job's accepted rows: as validated at upload, or else read from the uploaded file again."""
+def _part_name(job: ScoringJob, index: int) -> str:
+    return f"{job.input_file.name}.results{index}.csv"
+
+
+def _overwrite(storage, name: str, content: bytes) -> None:
+    if storage.exists(name):
+        storage.delete(name)
+    storage.save(name, ContentFile(content))
+
+
+def _save_chunks(job: ScoringJob, uci: bool, records: list[dict]) -> None:
+    """Keep the validated rows beside the uploaded file, a file per chunk, and a list of the chunks' sizes:
+    the workers neither parse nor validate the upload again."""
     storage = job.input_file.storage
-    if job.input_file and storage.exists(job.input_file.name) and storage.exists(_accepted_name(job)):
-        try:
-            with storage.open(_accepted_name(job), "rb") as handle:
-                payload = json.loads(handle.read())
-            errors = [RowError(0, "")] * payload["rejected"]
-            return payload["uci"], ReadResult(records=payload["records"], errors=errors)
-        except (ValueError, KeyError, TypeError):
-            pass  # unreadable: validate the uploaded file again
+    size = max(1, settings.THYROWEB_SCORING_CHUNK_ROWS)
+    sizes = []
+    for index, start in enumerate(range(0, len(records), size)):
+        part = records[start : start + size]
+        _overwrite(storage, _chunk_name(job, index), json.dumps({"uci": uci, "records": part}).encode())
+        sizes.append(len(part))
+    _overwrite(storage, _chunks_name(job), json.dumps(sizes).encode())
+
+
+def _stored_chunk_sizes(job: ScoringJob) -> list[int] | None:
+    """The sizes of the chunks saved at upload, or None when they are not (all) stored any more."""
+    storage = job.input_file.storage
+    try:
+        with storage.open(_chunks_name(job), "rb") as handle:
+            sizes = json.loads(handle.read())
+    except (FileNotFoundError, ValueError):
+        return None
+    if not isinstance(sizes, list) or not all(storage.exists(_chunk_name(job, i)) for i in range(len(sizes))):
+        return None
+    return sizes
+
+
+def _read_upload_again(job: ScoringJob) -> tuple[bool, ReadResult]:
     try:
         with job.input_file.open("rb") as handle:
             content = handle.read()
@@ -257,58 +310,129 @@ def _source_ref(job_id: int, line: int) -> str:
     return f"job{job_id}:line{line}"
 
 
-def _job_predictions(job: ScoringJob, version):
-    return Prediction.objects.filter(
-        model_version=version, panel__source=LabPanel.Source.CSV, panel__source_ref__startswith=f"job{job.pk}:"
-    )
-
-
-def _score_job(job: ScoringJob) -> None:
-    try:
-        version = job.model_version or active_model_version()
-    except FileNotFoundError:  # nothing active and no model shipped in mlcore
-        raise ScoringFailed("No model version is active; a data manager must activate one first.") from None
+def _prepare_chunks(job: ScoringJob) -> int:
+    """Fix the job's model version and split its rows into chunks (once); the number of chunks left."""
     if job.model_version_id is None:
+        try:
+            version = active_model_version()
+        except FileNotFoundError:  # nothing active and no model shipped in mlcore
+            raise ScoringFailed("No model version is active; a data manager must activate one first.") from None
         ScoringJob.objects.filter(pk=job.pk).update(model_version=version)
         job.model_version = version
-    uci, result = _read_stored(job)
-    records = result.records
-    if not records:
-        raise ScoringFailed(f"None of the {len(result.errors)} data rows in the file can be scored.")
-    predictor = load_predictor(version)
-    # After a lost worker or a retry, the chunks it committed are skipped (a first attempt has none).
-    done = set(_job_predictions(job, version).values_list("panel__source_ref", flat=True)) if job.resumed else set()
-    todo = [record for record in records if _source_ref(job.pk, record["line"]) not in done]
-    scored = len(records) - len(todo)
-    size = max(1, settings.THYROWEB_SCORING_CHUNK_ROWS)
-    created_patients = 0
-    outcomes: dict[str, tuple] = {}  # source_ref -> (class, probabilities..., uncertain) scored by this run
-    for start in range(0, len(todo), size):
-        chunk = todo[start : start + size]
+    if not job.chunks.exists():
+        sizes = _stored_chunk_sizes(job)
+        if sizes is None:  # the chunk files are gone: validate the uploaded file again
+            uci, result = _read_upload_again(job)
+            if not result.records:
+                raise ScoringFailed(f"None of the {len(result.errors)} data rows in the file can be scored.")
+            _save_chunks(job, uci, result.records)
+            sizes = _stored_chunk_sizes(job)
+        chunks = [ScoringChunk(job=job, index=index, rows=rows) for index, rows in enumerate(sizes)]
+        ScoringChunk.objects.bulk_create(chunks, ignore_conflicts=True)
+    return job.chunks.filter(done_at__isnull=True).count()
+
+
+def _queue_helpers(job: ScoringJob, count: int) -> None:
+    """Ask other workers to join (in-process tasks have nobody to ask; an unreachable broker: we go alone)."""
+    from diagnostics.tasks import help_scoring_job as helper
+
+    if helper.app.conf.task_always_eager:
+        return
+    try:
+        for _ in range(min(count, MAX_HELPERS)):
+            helper.apply_async(args=[job.pk])
+    except Exception as error:  # noqa: BLE001 (the job goes on in this worker)
+        logger.warning("scoring job %s: helpers not queued (%s)", job.pk, type(error).__name__)
+
+
+def _score_chunks(job: ScoringJob) -> None:
+    """Score chunks nobody holds until none is left; the participant that sees all done finishes the job."""
+    predictor = load_predictor(job.model_version)
+    while True:
         try:
-            created_patients += _store_chunk(job, version, predictor, chunk, uci=uci, outcomes=outcomes)
-        except IntegrityError:  # another worker stored part of this chunk at the same moment
-            created_patients += _store_chunk(job, version, predictor, chunk, uci=uci, careful=True, outcomes=outcomes)
-        scored += len(chunk)
-        ScoringJob.objects.filter(pk=job.pk).update(scored_rows=scored, progress=scored / len(records))
-    result_name = _write_results(job, version, records, uci=uci, outcomes=outcomes)
-    finished = ScoringJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
-        status=JobStatus.SUCCEEDED,
-        scored_rows=len(records),
-        progress=1.0,
-        result_file=result_name,
-        finished_at=timezone.now(),
-        message=f"{len(records)} rows scored with model {version.version}.",
+            index = _score_next_chunk(job, predictor)
+        except IntegrityError:  # the same patient created by another chunk at the same moment
+            index = _score_next_chunk(job, predictor, careful=True)
+        if index is None:
+            break
+    if not job.chunks.filter(done_at__isnull=True).exists():
+        _finish(job)
+
+
+def _read_chunk(job: ScoringJob, index: int) -> tuple[bool, list[dict]]:
+    try:
+        with job.input_file.storage.open(_chunk_name(job, index), "rb") as handle:
+            payload = json.loads(handle.read())
+    except (FileNotFoundError, ValueError):
+        raise ScoringFailed(f"Part {index + 1} of the job's rows is no longer stored; upload the file again.") from None
+    return payload["uci"], payload["records"]
+
+
+@transaction.atomic
+def _score_next_chunk(job: ScoringJob, predictor, *, careful: bool = False) -> int | None:
+    """Take the first chunk that is neither done nor held by another worker, and store and score it in this
+    transaction (marked done with it); its index, or None when no chunk is left to take."""
+    chunk = (
+        ScoringChunk.objects.select_for_update(skip_locked=True)
+        .filter(job=job, done_at__isnull=True)
+        .order_by("index")
+        .first()
     )
-    if finished:
+    if chunk is None:
+        return None
+    uci, records = _read_chunk(job, chunk.index)
+    scored, created_patients = _store_chunk(job, job.model_version, predictor, records, uci=uci, careful=careful)
+    storage = job.input_file.storage
+    _overwrite(storage, _part_name(job, chunk.index), _result_rows(job, records, scored, uci=uci).encode())
+    ScoringChunk.objects.filter(pk=chunk.pk).update(
+        done_at=timezone.now(), done_by=f"{socket.gethostname()}/{os.getpid()}", created_patients=created_patients
+    )
+    ScoringJob.objects.filter(pk=job.pk).update(
+        scored_rows=F("scored_rows") + len(records),
+        progress=Cast(F("scored_rows") + len(records), FloatField()) / float(max(1, job.accepted_rows)),
+    )
+    return chunk.index
+
+
+def _finish(job: ScoringJob) -> None:
+    """Write the results file from the chunks' parts and mark the job succeeded (once, whoever calls)."""
+    storage = job.input_file.storage
+    with transaction.atomic():
+        locked = ScoringJob.objects.select_for_update().filter(pk=job.pk, status=JobStatus.RUNNING).first()
+        chunks = list(ScoringChunk.objects.filter(job=job).order_by("index"))
+        if locked is None or not chunks or any(chunk.done_at is None for chunk in chunks):
+            return
+        out = io.BytesIO()
+        out.write(_csv_line(RESULT_COLUMNS).encode())
+        for chunk in chunks:
+            try:
+                with storage.open(_part_name(job, chunk.index), "rb") as part:
+                    out.write(part.read())
+            except FileNotFoundError:
+                raise ScoringFailed("Part of the results is no longer stored; upload the file again.") from None
+        name = job.result_file.storage.save(
+            f"scoring/results/job-{job.pk}-{uuid.uuid4().hex}.csv", ContentFile(out.getvalue())
+        )
+        rows = sum(chunk.rows for chunk in chunks)
+        version = job.model_version
+        ScoringJob.objects.filter(pk=job.pk).update(
+            status=JobStatus.SUCCEEDED,
+            scored_rows=rows,
+            progress=1.0,
+            result_file=name,
+            finished_at=timezone.now(),
+            message=f"{rows} rows scored with model {version.version}.",
+        )
         record_event(
             action="scoring_job.finish",
             actor=job.created_by,
             obj=job,
-            scored_rows=len(records),
-            created_patients=created_patients,
+            scored_rows=rows,
+            created_patients=sum(chunk.created_patients for chunk in chunks),
             model_version=version.version,
         )
+    for working in [_chunks_name(job)] + [name(job, c.index) for c in chunks for name in (_chunk_name, _part_name)]:
+        storage.delete(working)  # the working files are no longer needed
 
 
 def _collected_at(record: dict, *, uci: bool, default: datetime) -> datetime:
@@ -345,11 +469,13 @@ def _patient_ids(job: ScoringJob, records: list[dict], *, uci: bool, fast: bool)
         if number not in ids:
             missing.setdefault(number, record.get("sex") or "")
     if missing:
+        # In one order (by number), so that two chunks creating the same patients wait rather than deadlock.
+        rows = sorted(missing.items())
         columns = ("record_number", "sex")
         if fast:
-            ids.update(zip(missing, _insert(Patient, columns, list(missing.items()), fast=True), strict=True))
+            ids.update(zip((n for n, _ in rows), _insert(Patient, columns, rows, fast=True), strict=True))
         else:
-            _insert(Patient, columns, list(missing.items()), fast=False, ignore_conflicts=True)
+            _insert(Patient, columns, rows, fast=False, ignore_conflicts=True)
             ids.update(Patient.objects.filter(record_number__in=missing).values_list("record_number", "id"))
     return [ids[number] for number in numbers], len(missing)
 
@@ -393,13 +519,13 @@ def predict_batch(predictor, records: list[dict]) -> list[tuple]:
 
 @transaction.atomic
 def _store_chunk(
-    job: ScoringJob, version, predictor, records: list[dict], *, uci: bool, outcomes: dict, careful: bool = False
-) -> int:
-    """Store and score one chunk of rows (their outcomes go to ``outcomes``); returns the patients created.
+    job: ScoringJob, version, predictor, records: list[dict], *, uci: bool, careful: bool = False
+) -> tuple[list[tuple], int]:
+    """Store and score one chunk of rows: (their outcomes as predict_batch gives them, patients created).
 
     The chunk is one transaction. With PostgreSQL it is written with COPY, assuming none of its rows is
-    stored yet (true unless two workers run the job at once: the IntegrityError then makes the caller
-    run it again with ``careful``, which skips what exists).
+    stored yet (true unless another chunk creates the same patient at the same moment: the IntegrityError
+    then makes the caller run it again with ``careful``, which skips what exists).
     """
     fast = connection.vendor == "postgresql" and not careful
     patient_ids, created_patients = _patient_ids(job, records, uci=uci, fast=fast)
@@ -432,8 +558,7 @@ def _store_chunk(
         for ref, outcome in zip(refs, scored, strict=True)
     ]
     _insert(Prediction, PREDICTION_COLUMNS, predictions, fast=fast, ignore_conflicts=True)
-    outcomes.update(zip(refs, scored, strict=True))
-    return created_patients
+    return scored, created_patients
 
 
 # --- The results file ---
@@ -447,26 +572,20 @@ def _text(value) -> str:
     return "" if value is None else safe_cell(str(value))
 
 
-def _write_results(job: ScoringJob, version, records: list[dict], *, uci: bool, outcomes: dict) -> str:
-    """Write the results CSV (input columns, predicted class, probabilities, uncertain) and return its storage name.
+def _csv_line(values) -> str:
+    out = io.StringIO()
+    csv.writer(out).writerow(values)
+    return out.getvalue()
 
-    Rows scored before a restart are read back from the database; the others come from ``outcomes``."""
-    stored = outcomes
-    if len(outcomes) < len(records):
-        stored = {
-            ref: rest
-            for ref, *rest in _job_predictions(job, version).values_list(
-                "panel__source_ref", "predicted_class", *(f"p_{name}" for name in CLASSES), "uncertain"
-            )
-        }
+
+def _result_rows(job: ScoringJob, records: list[dict], scored: list[tuple], *, uci: bool) -> str:
+    """Rows of the results CSV (input columns, predicted class, probabilities, uncertain) for scored records."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(RESULT_COLUMNS)
-    for record in records:
-        predicted_class, *probabilities, uncertain = stored[_source_ref(job.pk, record["line"])]
+    for record, (predicted_class, *probabilities, uncertain) in zip(records, scored, strict=True):
         # Input values are the validated ones: numbers, flags and fixed codes, never formulas.
         inputs = [_FLAG_TEXT[value] if value is None or value is True or value is False else value
-                  for value in (record[name] for name in INPUT_FIELDS)]
+                  for value in (record[name] for name in INPUT_FIELDS)]  # fmt: skip
         writer.writerow(
             [
                 record["line"],
@@ -479,8 +598,7 @@ def _write_results(job: ScoringJob, version, records: list[dict], *, uci: bool, 
                 _FLAG_TEXT[uncertain],
             ]
         )
-    name = f"scoring/results/job-{job.pk}-{uuid.uuid4().hex}.csv"
-    return job.result_file.storage.save(name, ContentFile(out.getvalue().encode()))
+    return out.getvalue()
 
 
 def result_csv_path(job: ScoringJob) -> Path | None:

@@ -5,11 +5,11 @@ default. Constraints (unique, check, foreign keys) are enforced by the database
 as with any insert, and errors are Django's (IntegrityError...).
 """
 
+import json
 from collections.abc import Sequence
 
 from django.db import connection, models
 from django.utils import timezone
-from psycopg.types.json import Jsonb
 
 
 def _default(field: models.Field, now):
@@ -23,7 +23,7 @@ def _default(field: models.Field, now):
         value = ""
     else:
         raise ValueError(f"{field.model.__name__}.{field.attname} has no default: give its value")
-    return Jsonb(value) if isinstance(field, models.JSONField) else value
+    return json.dumps(value) if isinstance(field, models.JSONField) else value
 
 
 def copy_rows(
@@ -55,10 +55,10 @@ def copy_rows(
         # The psycopg cursor itself, under Django's wrapper so that errors are Django's.
         with connection.wrap_database_errors, cursor.cursor.copy(statement) as copy:
             for index, row in enumerate(rows):
-                if json_positions:
+                if json_positions:  # JSON as text, which the server parses: several times cheaper than Jsonb
                     row = list(row)
                     for i in json_positions:
-                        row[i] = Jsonb(row[i])
+                        row[i] = json.dumps(row[i])
                     row = tuple(row)
                 copy.write_row(((ids[index],) if with_ids else ()) + row + extras)
     return ids
