@@ -14,3 +14,10 @@ access_log_format = (
 worker_class = "thyroweb.gunicorn_worker.BalancedThreadWorker"
 threads = 4
 keepalive = 5
+
+
+def child_exit(server, worker):
+    """The master reaped a worker (however it ended): free its balancing slot."""
+    release = getattr(worker, "release_slot", None)
+    if release is not None:
+        release()

@@ -20,6 +20,7 @@ class ExpiringCache:
     def __init__(self, name: str):
         self.name = name
         self._entries: dict = {}
+        self._generation = 0  # bumped by clear(): a value computed before a clear is not kept
         self._lock = threading.Lock()
         _caches.append(self)
 
@@ -32,16 +33,19 @@ class ExpiringCache:
         entry = self._entries.get(key)
         if entry is not None and entry[0] > now:
             return entry[1]
+        generation = self._generation
         value = compute()
         with self._lock:
-            if len(self._entries) > 10_000:  # many distinct tokens: drop them all rather than grow
-                self._entries.clear()
-            self._entries[key] = (now + seconds, value)
+            if generation == self._generation:
+                if len(self._entries) > 10_000:  # many distinct tokens: drop them all rather than grow
+                    self._entries.clear()
+                self._entries[key] = (now + seconds, value)
         return value
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._generation += 1
 
 
 def clear_all() -> None:

@@ -85,15 +85,43 @@ def test_eight_kept_alive_connections_split_four_and_four_over_two_workers(tmp_p
             connection.close()
 
 
+def ready_marking_config(tmp_path) -> tuple[str, Path]:
+    """gunicorn.conf.py plus a hook that marks each worker ready (application loaded) with a file."""
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    config = tmp_path / "gunicorn_test.conf.py"
+    config.write_text(
+        f"exec(open({str(ROOT / 'gunicorn.conf.py')!r}).read())\n\n"
+        "def post_worker_init(worker):\n"
+        f"    open({str(ready)!r} + '/' + str(worker.pid), 'w').close()\n"
+    )
+    return str(config), ready
+
+
+def wait_until_ready(ready: Path, pid: int) -> None:
+    deadline = time.monotonic() + 30
+    while not (ready / str(pid)).exists():
+        assert time.monotonic() < deadline, f"worker {pid} never loaded the application"
+        time.sleep(0.05)
+
+
 def test_after_a_worker_is_killed_its_replacement_takes_its_share(tmp_path):
-    with gunicorn(tmp_path, "--workers", "2") as (server, port):
+    config, ready = ready_marking_config(tmp_path)
+    with gunicorn(tmp_path, "--config", config, "--workers", "2") as (server, port):
         wait_for_workers(server)
         first = open_connections(port, 2)
         victim = worker_pids(server.pid)[0]
         os.kill(victim, signal.SIGKILL)
         for connection in first:
             connection.close()
+        started = time.monotonic()  # while the replacement boots, the survivor takes every connection
+        meanwhile = open_connections(port, 3)
+        assert time.monotonic() - started < 1.5
+        for connection in meanwhile:
+            connection.close()
         wait_for_workers(server, gone=victim)
+        for pid in worker_pids(server.pid):
+            wait_until_ready(ready, pid)
         started = time.monotonic()
         connections = open_connections(port, 6)
         assert time.monotonic() - started < 5  # nobody holds back for the dead worker

@@ -13,6 +13,7 @@ from diagnostics.services.batch import (
     result_csv_path,
     start_scoring_job,
 )
+from diagnostics.services.jobs import fail_job
 from diagnostics.tasks import run_scoring_job
 from tests.jobs_fixtures import active_version, csv_text, dev_lines, dev_records, media_root, small_model_dir, upload
 
@@ -121,26 +122,57 @@ def test_uci_format_files_are_scored_too(data_manager, active_version):
     )
 
 
-def test_a_job_delivered_again_after_its_last_chunk_adds_nothing_and_is_closed(data_manager, active_version, settings):
+def claimed_and_split(user, settings, rows: int, chunk_rows: int):
+    """An uploaded job as a worker leaves it after claiming it and splitting it into chunks: (job, predictor)."""
     from diagnostics.services import batch
 
-    settings.THYROWEB_SCORING_CHUNK_ROWS = 7
-    job = start_scoring_job(user=data_manager, uploaded_file=upload("\n".join(dev_lines(40)), "part.data"))
-    # A worker claimed the job and stored every chunk, then died before closing it.
+    settings.THYROWEB_SCORING_CHUNK_ROWS = chunk_rows
+    job = start_scoring_job(user=user, uploaded_file=upload("\n".join(dev_lines(rows)), "part.data"))
     ScoringJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
     job.refresh_from_db()
     batch._prepare_chunks(job)
-    predictor = batch.load_predictor(active_version)
+    return job, batch.load_predictor(job.model_version)
+
+
+def test_a_job_delivered_again_after_its_last_chunk_adds_nothing_and_is_closed(data_manager, active_version, settings):
+    from diagnostics.services import batch
+
+    # A worker claimed the job and stored every chunk, then died before closing it.
+    job, predictor = claimed_and_split(data_manager, settings, rows=40, chunk_rows=7)
     while batch._score_next_chunk(job, predictor) is not None:
         pass
     assert ScoringChunk.objects.filter(job=job, done_at__isnull=False).count() == 6  # 40 rows by 7
     counts = (LabPanel.objects.count(), Prediction.objects.count(), Patient.objects.count())
+    # The crash also lost one chunk's results part and cut another short (written but not flushed).
+    storage, name = job.input_file.storage, job.input_file.name
+    storage.delete(f"{name}.results0.csv")
+    with storage.open(f"{name}.results1.csv", "rb") as part:
+        first_line = part.read().split(b"\n", 1)[0] + b"\n"
+    storage.delete(f"{name}.results1.csv")
+    storage.save(f"{name}.results1.csv", io.BytesIO(first_line))
 
     job = run(job)  # the message delivered again
 
     assert job.status == JobStatus.SUCCEEDED and job.scored_rows == 40
     assert (LabPanel.objects.count(), Prediction.objects.count(), Patient.objects.count()) == counts
-    assert [row["line"] for row in result_rows(job)] == [str(n) for n in range(1, 41)]
+    rows = result_rows(job)  # the two parts rebuilt from the stored predictions
+    assert [row["line"] for row in rows] == [str(n) for n in range(1, 41)]
+    stored = Prediction.objects.get(panel__source_ref=f"job{job.pk}:line9")
+    assert (rows[8]["predicted_class"], float(rows[8]["p_normal"])) == (
+        stored.predicted_class,
+        pytest.approx(stored.p_normal, abs=1e-4),
+    )
+
+
+def test_once_a_job_failed_no_participant_scores_another_chunk(data_manager, active_version, settings):
+    from diagnostics.services import batch
+
+    job, predictor = claimed_and_split(data_manager, settings, rows=30, chunk_rows=10)
+    assert batch._score_next_chunk(job, predictor) == 0
+    fail_job(ScoringJob, pk=job.pk, message="stopped by another participant")
+
+    assert batch._score_next_chunk(job, predictor) is None
+    assert LabPanel.objects.filter(source_ref__startswith=f"job{job.pk}:").count() == 10
 
 
 def test_a_job_interrupted_between_chunks_is_resumed_with_every_row_scored_once(data_manager, active_version, settings):
@@ -209,6 +241,7 @@ def test_a_job_whose_stored_files_became_unreadable_ends_failed_with_a_message(d
     job = run(job)
 
     assert job.status == JobStatus.FAILED and "cannot be read" in job.message and "empty" in job.message
+    assert not storage.exists(f"{name}.chunk0.json")  # working files go with a failed job
 
 
 def test_a_file_without_any_acceptable_row_gives_a_failed_job_with_the_report(data_manager):

@@ -77,3 +77,16 @@ def test_a_version_activated_by_another_process_is_served_once_the_cache_expires
     assert serving_model_version().pk == active_version.pk  # this process has not looked again yet
     time.sleep(1.1)
     assert serving_model_version().pk == newer.pk
+
+
+def test_a_value_read_before_a_change_is_not_kept_after_it():
+    from diagnostics.process_cache import ExpiringCache
+
+    cache = ExpiringCache("test")
+
+    def read_then_changed_meanwhile():
+        cache.clear()  # the change lands (signal) while this thread was reading the old state
+        return "old"
+
+    assert cache.get("key", read_then_changed_meanwhile) == "old"
+    assert cache.get("key", lambda: "new") == "new"

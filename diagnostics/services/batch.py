@@ -208,9 +208,10 @@ def process_scoring_job(*, job_id: int, task_id: str) -> None:
     job = claim_job(ScoringJob, pk=job_id, task_id=task_id)
     if job is None:
         return
-    with _failing_job(job.pk):
+    with _failing_job(job):
         left = _prepare_chunks(job)
-        if left > 1:
+        # Sharing needs SKIP LOCKED (PostgreSQL); elsewhere the job's own worker scores every chunk.
+        if left > 1 and connection.features.has_select_for_update_skip_locked:
             _queue_helpers(job, left - 1)
         _score_chunks(job)
 
@@ -220,27 +221,30 @@ def help_scoring_job(*, job_id: int) -> None:
     job = ScoringJob.objects.select_related("model_version").filter(pk=job_id, status=JobStatus.RUNNING).first()
     if job is None or job.model_version is None:
         return  # finished, failed, or gone
-    with _failing_job(job.pk):
+    with _failing_job(job):
         _score_chunks(job)
 
 
 @contextmanager
-def _failing_job(job_id: int):
-    """A job that cannot go on ends failed with a message; a lost database connection is raised (retried)."""
+def _failing_job(job: ScoringJob):
+    """A job that cannot go on ends failed with a message (its working files deleted); a lost database
+    connection is raised, for the task to retry."""
     try:
         yield
     except ScoringFailed as problem:
-        fail_job(ScoringJob, pk=job_id, message=str(problem))
+        fail_job(ScoringJob, pk=job.pk, message=str(problem))
+        _delete_working_files(job)
     except Exception as error:
         if is_transient(error):
             raise  # the task retries; the chunks already stored are kept
         # No message or traceback in the log: they can carry lab values or record numbers.
-        logger.error("scoring job %s failed: %s", job_id, type(error).__name__)
+        logger.error("scoring job %s failed: %s", job.pk, type(error).__name__)
         fail_job(
             ScoringJob,
-            pk=job_id,
+            pk=job.pk,
             message=f"Scoring stopped on an internal error ({type(error).__name__}); the rows scored so far are kept.",
         )
+        _delete_working_files(job)
 
 
 def is_transient(error: Exception) -> bool:
@@ -372,6 +376,8 @@ def _read_chunk(job: ScoringJob, index: int) -> tuple[bool, list[dict]]:
 def _score_next_chunk(job: ScoringJob, predictor, *, careful: bool = False) -> int | None:
     """Take the first chunk that is neither done nor held by another worker, and store and score it in this
     transaction (marked done with it); its index, or None when no chunk is left to take."""
+    if not ScoringJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).exists():
+        return None  # failed (or finished) meanwhile: nothing more to score
     chunk = (
         ScoringChunk.objects.select_for_update(skip_locked=True)
         .filter(job=job, done_at__isnull=True)
@@ -396,7 +402,6 @@ def _score_next_chunk(job: ScoringJob, predictor, *, careful: bool = False) -> i
 
 def _finish(job: ScoringJob) -> None:
     """Write the results file from the chunks' parts and mark the job succeeded (once, whoever calls)."""
-    storage = job.input_file.storage
     with transaction.atomic():
         locked = ScoringJob.objects.select_for_update().filter(pk=job.pk, status=JobStatus.RUNNING).first()
         chunks = list(ScoringChunk.objects.filter(job=job).order_by("index"))
@@ -405,11 +410,7 @@ def _finish(job: ScoringJob) -> None:
         out = io.BytesIO()
         out.write(_csv_line(RESULT_COLUMNS).encode())
         for chunk in chunks:
-            try:
-                with storage.open(_part_name(job, chunk.index), "rb") as part:
-                    out.write(part.read())
-            except FileNotFoundError:
-                raise ScoringFailed("Part of the results is no longer stored; upload the file again.") from None
+            out.write(_checked_part(job, chunk))
         name = job.result_file.storage.save(
             f"scoring/results/job-{job.pk}-{uuid.uuid4().hex}.csv", ContentFile(out.getvalue())
         )
@@ -431,8 +432,41 @@ def _finish(job: ScoringJob) -> None:
             created_patients=sum(chunk.created_patients for chunk in chunks),
             model_version=version.version,
         )
-    for working in [_chunks_name(job)] + [name(job, c.index) for c in chunks for name in (_chunk_name, _part_name)]:
-        storage.delete(working)  # the working files are no longer needed
+    _delete_working_files(job)
+
+
+def _checked_part(job: ScoringJob, chunk: ScoringChunk) -> bytes:
+    """A chunk's results rows: its part file when it holds every row, else rebuilt from the stored
+    predictions (a part lost or cut short by a crash after its chunk was committed)."""
+    storage = job.input_file.storage
+    try:
+        with storage.open(_part_name(job, chunk.index), "rb") as handle:
+            part = handle.read()
+        if sum(1 for _ in csv.reader(io.StringIO(part.decode()))) == chunk.rows:
+            return part
+    except (FileNotFoundError, UnicodeDecodeError, csv.Error):
+        pass
+    uci, records = _read_chunk(job, chunk.index)
+    refs = [_source_ref(job.pk, record["line"]) for record in records]
+    stored = Prediction.objects.filter(
+        model_version=job.model_version, panel__source=LabPanel.Source.CSV, panel__source_ref__in=refs
+    ).values_list("panel__source_ref", "predicted_class", *(f"p_{name}" for name in CLASSES), "uncertain")
+    outcomes = {ref: tuple(rest) for ref, *rest in stored}
+    if len(outcomes) != len(refs):
+        raise ScoringFailed(f"Part {chunk.index + 1} of the results cannot be rebuilt; upload the file again.")
+    return _result_rows(job, records, [outcomes[ref] for ref in refs], uci=uci).encode()
+
+
+def _delete_working_files(job: ScoringJob) -> None:
+    """Delete the job's chunk and results-part files (they hold record numbers and lab values)."""
+    if not job.input_file:
+        return
+    storage = job.input_file.storage
+    folder, base = os.path.split(job.input_file.name)
+    _, files = storage.listdir(folder)
+    for name in files:
+        if name.startswith(f"{base}.chunk") or name.startswith(f"{base}.results"):
+            storage.delete(f"{folder}/{name}" if folder else name)
 
 
 def _collected_at(record: dict, *, uci: bool, default: datetime) -> datetime:
