@@ -222,7 +222,30 @@ def _parse_referral(value) -> str:
     )
 
 
+# Exact texts of a yes/no field answered by one lookup (anything else takes the full parse below).
+_FLAG_TEXTS = {
+    **{text: False for text in _MISSING},
+    **{variant: True for text in _TRUE for variant in (text, text.upper(), text.capitalize())},
+    **{variant: False for text in _FALSE for variant in (text, text.upper(), text.capitalize())},
+}
+_FLAG_FIELDS = frozenset(HISTORY_FLAGS)
+
+
 def _parse_field(field: str, value):
+    if type(value) is str:  # fast paths for the common texts of a CSV file; same results as the full parse
+        if field in _FLAG_FIELDS:
+            flag = _FLAG_TEXTS.get(value)
+            if flag is not None:
+                return flag
+        elif field in LAB_TESTS or field == "age":
+            try:
+                number = float(value)
+            except ValueError:
+                pass  # "<0.005", "?", "": the full parse
+            else:
+                if math.isfinite(number):
+                    check_value(field, number)
+                    return number
     value = _unwrap(value)
     if field == "age":
         return _parse_number("age", value)
