@@ -153,3 +153,21 @@ def test_unusual_values_warn_but_are_accepted():
 )
 def test_label_from_diagnosis(diagnosis, label):
     assert label_from_diagnosis(diagnosis) == label
+
+
+@pytest.mark.parametrize("field", ["age", "TSH", "T3", "on_thyroxine", "psych"])
+def test_the_fast_paths_for_csv_texts_give_what_the_full_parse_gives(field):
+    from mlcore.schema import HISTORY_FLAGS, _parse_field, _parse_flag, _parse_number
+
+    full = _parse_flag if field in HISTORY_FLAGS else _parse_number
+    texts = ["", "?", " ", "t", "T", "True", "TRUE", "f", "F", "false", "0", "1", "yes", "Y", "No", "n", "2",
+             "-1", "1.5", " 1.5 ", "<0.005", ">100", "nan", "inf", "1e3", "1_000", "abc", "455", "1e400"]  # fmt: skip
+
+    def outcome(parse, text):
+        try:
+            return "value", parse(field, text)
+        except InputError as error:
+            return "error", error.field, str(error)
+
+    for text in texts:
+        assert outcome(_parse_field, text) == outcome(full, text), text
