@@ -26,8 +26,6 @@ import os
 import random
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -53,15 +51,10 @@ from rest_framework.authtoken.models import Token  # noqa: E402
 from diagnostics.access import CLINICIAN  # noqa: E402
 from diagnostics.models import ModelVersion  # noqa: E402
 from mlcore.schema import LAB_TESTS  # noqa: E402
+from tests.servers import start_gunicorn, stop_gunicorn  # noqa: E402
 
 PANEL = {"age": 61, "sex": "F", "on_thyroxine": False, "TSH": 45.0, "T3": 0.9, "TT4": 40.0, "T4U": 0.95, "FTI": 42.0}
 BULK_PANELS = 10_000
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def ensure_active_model() -> str:
@@ -85,37 +78,19 @@ def ensure_active_model() -> str:
 
 
 class Server:
-    """gunicorn serving ThyroWeb on a loopback port."""
+    """gunicorn serving ThyroWeb on a loopback port (log in a temporary file)."""
 
     def __init__(self, workers: int, threads: int):
-        self.port = free_port()
         self.log = tempfile.NamedTemporaryFile(prefix="bench-api-gunicorn-", suffix=".log", delete=False)
         env = {**os.environ, "API_THROTTLE_RATE": "100000000/hour", "LOG_LEVEL": "WARNING", "TF_CPP_MIN_LOG_LEVEL": "2"}
-        command = [
-            sys.executable, "-m", "gunicorn", "thyroweb.wsgi:application",
-            "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers), "--threads", str(threads),
-            "--keep-alive", "30", "--log-level", "warning",
-        ]  # fmt: skip
-        self.process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=self.log, stderr=self.log)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                if self.process.poll() is not None:
-                    break
-                time.sleep(0.2)
-        self.stop()
-        raise SystemExit(f"gunicorn did not start; see {self.log.name}")
+        options = ["--workers", str(workers), "--threads", str(threads), "--keep-alive", "30", "--log-level", "warning"]
+        try:
+            self.process, self.port = start_gunicorn(*options, env=env, output=self.log)
+        except RuntimeError:
+            raise SystemExit(f"gunicorn did not start; see {self.log.name}") from None
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop_gunicorn(self.process)
 
 
 def post(port: int, path: str, body: bytes, token: str, connection=None) -> tuple[int, bytes]:
@@ -125,16 +100,19 @@ def post(port: int, path: str, body: bytes, token: str, connection=None) -> tupl
     return response.status, response.read()
 
 
-def warm_up(port: int, token: str, workers: int) -> None:
-    """Every worker process loads the predictor before the measurement (two rounds of requests each)."""
-    body = json.dumps(PANEL).encode()
-    connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=60) for _ in range(workers * 4)]
-    threads = [threading.Thread(target=lambda c=c: [post(port, "/api/v1/predict", body, token, c) for _ in range(25)])
-               for c in connections]  # fmt: skip
+def run_all(threads: list[threading.Thread]) -> None:
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+
+
+def warm_up(port: int, token: str, workers: int) -> None:
+    """Every worker process loads the predictor before the measurement (two rounds of requests each)."""
+    body = json.dumps(PANEL).encode()
+    connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=60) for _ in range(workers * 4)]
+    run_all([threading.Thread(target=lambda c=c: [post(port, "/api/v1/predict", body, token, c) for _ in range(25)])
+             for c in connections])  # fmt: skip
     status, answer = post(port, "/api/v1/predict", body, token)
     if status != 200:
         raise SystemExit(f"POST /api/v1/predict answered {status}: {answer[:300]!r}")
@@ -180,6 +158,13 @@ def run_wrk(port: int, token: str, connections: int, duration: int, think_ms: in
     }
 
 
+def latency_figures(latencies: list[float], failures: int, elapsed: float) -> dict:
+    """Requests, requests/s and latency percentiles (ms) of a Python client's run."""
+    cuts = statistics.quantiles(latencies, n=100)
+    return {"requests": len(latencies), "rps": len(latencies) / elapsed, "p50": cuts[49], "p90": cuts[89],
+            "p99": cuts[98], "non_2xx": failures}  # fmt: skip
+
+
 def run_python_client(port: int, token: str, connections: int, duration: int) -> dict:
     body = json.dumps(PANEL).encode()
     latencies: list[float] = []
@@ -194,24 +179,10 @@ def run_python_client(port: int, token: str, connections: int, duration: int) ->
             latencies.append((time.perf_counter() - started) * 1000)
             failures[0] += status != 200
 
-    threads = [threading.Thread(target=client) for _ in range(connections)]
     started = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.monotonic() - started
-    cuts = statistics.quantiles(latencies, n=100)
-    return {
-        "tool": "python threads",
-        "requests": len(latencies),
-        "rps": len(latencies) / elapsed,
-        "p50": cuts[49],
-        "p90": cuts[89],
-        "p99": cuts[98],
-        "non_2xx": failures[0],
-        "socket_errors": "none",
-    }
+    run_all([threading.Thread(target=client) for _ in range(connections)])
+    figures = latency_figures(latencies, failures[0], time.monotonic() - started)
+    return {"tool": "python threads", **figures, "socket_errors": "none"}
 
 
 def run_fixed_rate(port: int, token: str, connections: int, duration: int, rate: float) -> dict:
@@ -241,15 +212,8 @@ def run_fixed_rate(port: int, token: str, connections: int, duration: int, rate:
             failures[0] += status != 200
             n += 1
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(connections)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - start
-    cuts = statistics.quantiles(latencies, n=100)
-    return {"requests": len(latencies), "rps": len(latencies) / elapsed, "p50": cuts[49], "p90": cuts[89],
-            "p99": cuts[98], "non_2xx": failures[0]}  # fmt: skip
+    run_all([threading.Thread(target=client, args=(i,)) for i in range(connections)])
+    return latency_figures(latencies, failures[0], time.perf_counter() - start)
 
 
 def bulk_panels(count: int) -> list[dict]:

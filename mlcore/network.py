@@ -26,16 +26,20 @@ class NumpyNetwork:
         self.head_kernel = arrays["head_kernel"]  # (k, h, c)
         self.head_bias = arrays["head_bias"]  # (k, c)
         self.k, self.width = self.s[0].shape
-        # Fused per-member kernels for the forward pass: member i of layer l computes
-        # ((h * r_i) @ W) * s_i + b_i = h @ (r_i[:, None] * W * s_i[None, :]) + b_i.
-        self.fused = [
-            np.ascontiguousarray(r[:, :, None] * w[None, :, :] * s_[:, None, :], dtype=np.float32)
-            for r, w, s_ in zip(self.r, self.kernels, self.s, strict=True)
-        ]  # each (k, d_in, d_out)
-        # The first layer for all members at once: one (d, k * width) matrix.
-        first = self.fused[0]
-        self.first_kernel = np.ascontiguousarray(first.transpose(1, 0, 2).reshape(first.shape[1], -1))
+        self.first_kernel, self.fused = self._fused_kernels(np.float32)  # the forward pass
         self.first_bias = self.b[0].reshape(-1)
+        self._kernels64 = None  # made when gradients are first asked for
+
+    def _fused_kernels(self, dtype) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Fused per-member kernels: member i of layer l computes ((h * r_i) @ W) * s_i + b_i =
+        h @ (r_i[:, None] * W * s_i[None, :]) + b_i. Each (k, d_in, d_out), and the first layer for all
+        members at once as one (d, k * width) matrix."""
+        fused = [
+            np.ascontiguousarray(r.astype(dtype)[:, :, None] * w.astype(dtype)[None] * s_.astype(dtype)[:, None, :])
+            for r, w, s_ in zip(self.r, self.kernels, self.s, strict=True)
+        ]
+        first = np.ascontiguousarray(fused[0].transpose(1, 0, 2).reshape(fused[0].shape[1], -1))
+        return first, fused
 
     @classmethod
     def load(cls, path: str | Path) -> NumpyNetwork:
@@ -115,12 +119,7 @@ class NumpyNetwork:
         return p, (g @ first.T).reshape(n, c, -1)
 
     def _float64(self):
-        """Fused kernels in float64 for gradients: first layer (d, k * width), per layer (k, d_in, d_out), head."""
-        if getattr(self, "_kernels64", None) is None:
-            fused = [
-                r.astype(np.float64)[:, :, None] * w.astype(np.float64)[None] * s_.astype(np.float64)[:, None, :]
-                for r, w, s_ in zip(self.r, self.kernels, self.s, strict=True)
-            ]
-            first = np.ascontiguousarray(fused[0].transpose(1, 0, 2).reshape(fused[0].shape[1], -1))
-            self._kernels64 = (first, fused, self.head_kernel.astype(np.float64))
+        """The fused kernels and the head in float64, for gradients (made once)."""
+        if self._kernels64 is None:
+            self._kernels64 = (*self._fused_kernels(np.float64), self.head_kernel.astype(np.float64))
         return self._kernels64

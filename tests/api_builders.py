@@ -1,14 +1,13 @@
 """Builders for the API tests: JSON calls with a session or a token, and stored rows."""
 
 import json
-from pathlib import Path
 
-import pytest
 from django.test import Client
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from diagnostics.models import LabPanel, ModelVersion, Patient, Prediction
+from tests.jobs_fixtures import active_version, small_model_dir  # noqa: F401 (the model fixtures, one definition)
 
 NORMAL_PANEL = {"age": 45, "sex": "F", "TSH": 1.3, "T3": 2.0, "TT4": 104.0, "T4U": 0.96, "FTI": 108.0}
 HYPO_PANEL = {"age": 60, "sex": "F", "TSH": 45.0, "T3": 0.9, "TT4": 40.0, "T4U": 0.95, "FTI": 42.0}
@@ -51,38 +50,4 @@ def make_prediction(panel: LabPanel, version: ModelVersion, predicted_class: str
         p_hyperthyroid=p["hyperthyroid"],
         p_hypothyroid=p["hypothyroid"],
         explanation=[{"text": "TSH 1.3 mU/L pushed towards normal"}],
-    )
-
-
-_trained_model_dir: Path | None = None
-
-
-@pytest.fixture(scope="session")
-def small_model_dir(tmp_path_factory) -> Path:
-    """The model shipped in mlcore or, until it ships, a small one trained once per test session."""
-    global _trained_model_dir
-    from mlcore.predictor import DEFAULT_MODEL_DIR
-
-    if (Path(DEFAULT_MODEL_DIR) / "metadata.json").exists():
-        return Path(DEFAULT_MODEL_DIR)
-    if _trained_model_dir is None:  # modules importing this fixture share one training
-        from mlcore.train import train_model
-        from tests.jobs_fixtures import dev_records
-
-        out = tmp_path_factory.mktemp("api-model") / "small"
-        _trained_model_dir = train_model(dev_records(1500), out, seed=0, epochs=8)
-    return _trained_model_dir
-
-
-@pytest.fixture
-def active_version(small_model_dir) -> ModelVersion:
-    """The active model version (the shipped one, or the small trained one registered as active)."""
-    from mlcore.predictor import DEFAULT_MODEL_DIR
-
-    if small_model_dir == Path(DEFAULT_MODEL_DIR):
-        from diagnostics.services.registry import active_model_version
-
-        return active_model_version()
-    return ModelVersion.objects.create(
-        version="api-test-small", status=ModelVersion.Status.ACTIVE, artefact_path=str(small_model_dir)
     )

@@ -67,17 +67,23 @@ def media_root(settings, tmp_path):
     return settings.MEDIA_ROOT
 
 
+_trained_model_dir: Path | None = None
+
+
 @pytest.fixture(scope="session")
 def small_model_dir(tmp_path_factory) -> Path:
     """A model directory: the one shipped in mlcore, or (until it ships) a small one trained once per session."""
+    global _trained_model_dir
     from mlcore.predictor import DEFAULT_MODEL_DIR
 
     if (Path(DEFAULT_MODEL_DIR) / "metadata.json").exists():
         return Path(DEFAULT_MODEL_DIR)
-    from mlcore.train import train_model
+    if _trained_model_dir is None:  # modules importing this fixture share one training
+        from mlcore.train import train_model
 
-    out = tmp_path_factory.mktemp("model") / "small"
-    return train_model(dev_records(1500), out, seed=0, epochs=8)
+        out = tmp_path_factory.mktemp("model") / "small"
+        _trained_model_dir = train_model(dev_records(1500), out, seed=0, epochs=8)
+    return _trained_model_dir
 
 
 @pytest.fixture

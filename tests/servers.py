@@ -1,4 +1,4 @@
-"""gunicorn started the way production starts it (gunicorn.conf.py from the project root), for tests."""
+"""gunicorn started the way production starts it (gunicorn.conf.py from the project root), for tests and benches."""
 
 import contextlib
 import os
@@ -28,31 +28,41 @@ def embedded_env(home: Path) -> dict:
     }
 
 
-@contextlib.contextmanager
-def gunicorn(home: Path, *args: str):
-    """A running gunicorn on a free loopback port (yields (process, port)); stopped at the end."""
+def start_gunicorn(*args: str, env: dict, output=subprocess.DEVNULL) -> tuple[subprocess.Popen, int]:
+    """gunicorn on a free loopback port, once it accepts connections: (process, port)."""
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "thyroweb.wsgi", "--bind", f"127.0.0.1:{port}", *args],
         cwd=ROOT,
-        env=embedded_env(home),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=output,
+        stderr=output,
     )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server, port
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                stop_gunicorn(server)
+                raise RuntimeError("gunicorn did not start") from None
+            time.sleep(0.2)
+
+
+def stop_gunicorn(server: subprocess.Popen) -> None:
+    server.terminate()
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("gunicorn did not start") from None
-                time.sleep(0.2)
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+@contextlib.contextmanager
+def gunicorn(home: Path, *args: str):
+    """A running gunicorn on the embedded default under home (yields (process, port)); stopped at the end."""
+    server, port = start_gunicorn(*args, env=embedded_env(home))
+    try:
         yield server, port
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_gunicorn(server)

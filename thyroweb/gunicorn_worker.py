@@ -33,9 +33,7 @@ _responsive_until = multiprocessing.RawArray("d", SLOTS)  # time.monotonic() (sy
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # a pid reused by a process we may not signal: not our worker
+    except (ProcessLookupError, PermissionError):  # gone, or reused by a process we may not signal
         return False
     return True
 
@@ -83,7 +81,7 @@ class BalancedThreadWorker(ThreadWorker):
             _connections[self._slot] = value
 
     # ThreadWorker accepts while nr_conns < worker_connections: make that limit one more than the
-    # least busy accepting sibling holds (never more than the configured limit).
+    # least busy responsive sibling holds (never more than the configured limit).
     @property
     def worker_connections(self) -> int:
         limit = self._configured_connections

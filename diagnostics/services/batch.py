@@ -34,6 +34,7 @@ from diagnostics.services.imports import UCI_PREFIX, collected_at_from_record_id
 from diagnostics.services.jobs import RequestRefused, claim_job, enqueue, fail_job
 from diagnostics.services.panels import PANEL_VALUE_FIELDS
 from diagnostics.services.registry import active_model_version, load_predictor
+from diagnostics.services.uploads import read_within_limit
 from mlcore.data import ReadResult, RowError, read_csv, read_uci
 from mlcore.schema import CLASSES, INPUT_FIELDS
 
@@ -151,11 +152,8 @@ def start_scoring_job(*, user, request=None, uploaded_file) -> ScoringJob:
     size = getattr(uploaded_file, "size", None)
     if size is not None and size > limit:
         raise UploadRejected(f"The file is {size} bytes; the limit is {limit} bytes.")
-    uploaded_file.seek(0)
-    content = uploaded_file.read(limit + 1)
-    if isinstance(content, str):
-        content = content.encode()
-    if len(content) > limit:
+    content = read_within_limit(uploaded_file)
+    if content is None:
         raise UploadRejected(f"The file is larger than the limit of {limit} bytes.")
     uci, result = read_upload(content)
     accepted, rejected = len(result.records), len(result.errors)
@@ -272,9 +270,9 @@ def _overwrite(storage, name: str, content: bytes) -> None:
     storage.save(name, ContentFile(content))
 
 
-def _save_chunks(job: ScoringJob, uci: bool, records: list[dict]) -> None:
-    """Keep the validated rows beside the uploaded file, a file per chunk, and a list of the chunks' sizes:
-    the workers neither parse nor validate the upload again."""
+def _save_chunks(job: ScoringJob, uci: bool, records: list[dict]) -> list[int]:
+    """Keep the validated rows beside the uploaded file, a file per chunk, and a list of the chunks' sizes
+    (returned): the workers neither parse nor validate the upload again."""
     storage = job.input_file.storage
     size = max(1, settings.THYROWEB_SCORING_CHUNK_ROWS)
     sizes = []
@@ -283,6 +281,7 @@ def _save_chunks(job: ScoringJob, uci: bool, records: list[dict]) -> None:
         _overwrite(storage, _chunk_name(job, index), json.dumps({"uci": uci, "records": part}).encode())
         sizes.append(len(part))
     _overwrite(storage, _chunks_name(job), json.dumps(sizes).encode())
+    return sizes
 
 
 def _stored_chunk_sizes(job: ScoringJob) -> list[int] | None:
@@ -329,8 +328,7 @@ def _prepare_chunks(job: ScoringJob) -> int:
             uci, result = _read_upload_again(job)
             if not result.records:
                 raise ScoringFailed(f"None of the {len(result.errors)} data rows in the file can be scored.")
-            _save_chunks(job, uci, result.records)
-            sizes = _stored_chunk_sizes(job)
+            sizes = _save_chunks(job, uci, result.records)
         chunks = [ScoringChunk(job=job, index=index, rows=rows) for index, rows in enumerate(sizes)]
         ScoringChunk.objects.bulk_create(chunks, ignore_conflicts=True)
     return job.chunks.filter(done_at__isnull=True).count()

@@ -26,7 +26,7 @@ def claim_job(model: type[models.Model], *, pk: int, task_id: str):
 
     A queued row is claimed with a conditional update, so of two racing workers exactly one wins.
     A running row is resumed only by the same task id: Celery delivers the same message again when
-    the worker that ran it was killed (acks_late) or when the task retries; the row's ``resumed`` says so.
+    the worker that ran it was killed (acks_late) or when the task retries.
     """
     first = model.objects.filter(pk=pk, status=JobStatus.QUEUED).update(
         status=JobStatus.RUNNING, started_at=timezone.now(), celery_task_id=task_id
@@ -34,9 +34,7 @@ def claim_job(model: type[models.Model], *, pk: int, task_id: str):
     resumed = not first and model.objects.filter(pk=pk, status=JobStatus.RUNNING, celery_task_id=task_id).exists()
     if not (first or resumed):
         return None
-    row = model.objects.get(pk=pk)
-    row.resumed = resumed  # a previous attempt may have done part of the work
-    return row
+    return model.objects.get(pk=pk)
 
 
 def fail_job(model: type[models.Model], *, pk: int, message: str) -> bool:

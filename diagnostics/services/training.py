@@ -26,6 +26,7 @@ from diagnostics.services.batch import is_transient
 from diagnostics.services.holdout import holdout_key, holdout_scores, labelled_panel_records, split_holdout
 from diagnostics.services.jobs import RequestRefused, claim_job, enqueue, fail_job
 from diagnostics.services.registry import active_model_version, load_predictor
+from diagnostics.services.uploads import read_within_limit
 from mlcore.data import read_uci
 from mlcore.schema import CLASSES
 
@@ -80,12 +81,9 @@ def resolve_data_file(data_file: str) -> Path:
 
 def store_uploaded_data_file(uploaded_file) -> Path:
     """Keep an uploaded UCI-format file under MEDIA_ROOT/training/ once it has readable rows."""
-    limit = settings.THYROWEB_MAX_UPLOAD_BYTES
-    uploaded_file.seek(0)
-    content = uploaded_file.read(limit + 1)
-    if isinstance(content, str):
-        content = content.encode()
-    if len(content) > limit:
+    content = read_within_limit(uploaded_file)
+    if content is None:
+        limit = settings.THYROWEB_MAX_UPLOAD_BYTES
         raise TrainingRejected(f"The data file is larger than the limit of {limit} bytes.")
     result = read_uci(io.BytesIO(content))
     if not result.records:
