@@ -129,6 +129,10 @@ SUMMARY_KEYS = (
 )
 
 
+def _undefined(value) -> bool:
+    return isinstance(value, float) and not np.isfinite(value)
+
+
 def panel_outcomes(frame, probabilities: np.ndarray, uncertain_threshold: float) -> np.ndarray:
     """Each row's outcome: "not_assessed" (no TSH: the model does not read a panel without it, nor
     one with no lab value at all), "refer" (top probability below the low-confidence threshold)
@@ -177,8 +181,8 @@ def evaluate_model(predictor, records_or_frame, *, labs=None, summary: bool = Fa
     )
     if labs is not None:
         metrics["labs"] = list(labs)
-    if summary:
-        return {key: metrics[key] for key in SUMMARY_KEYS}
+    if summary:  # JSON-safe (stored in a database): None where a figure is undefined (no rows)
+        return {key: None if _undefined(metrics[key]) else metrics[key] for key in SUMMARY_KEYS}
     metrics["n_excluded_other"] = int(len(frame) - len(labelled))
     metrics["ece_uncalibrated"] = expected_calibration_error(raw, y)
     metrics["temperature"] = predictor.temperature

@@ -408,6 +408,28 @@ def _oof_figures(probabilities: np.ndarray, y: np.ndarray, trained: TrainedModel
     }
 
 
+def describe_architecture(config: TrainingConfig, seed: int) -> str:
+    """The model as the model card and metadata.json describe it."""
+    return (
+        f"average of {config.members} TabM networks (initialised with seeds {seed}-{seed + config.members - 1}, "
+        f"trained side by side), each an ensemble of {config.k} MLP members (BatchEnsemble adapters), "
+        f"{config.depth} blocks of {config.width} units, each Linear -> BatchNorm -> ReLU -> Dropout "
+        f"{config.dropout}; each network leaves out its own validation rows ({config.val_size:.0%}), "
+        "early stopping on their mean log-loss; inputs: tree-cut piecewise-linear encoding + robust log value + "
+        "missing indicator per numeric feature (FTI derived from TT4 / T4U when missing), 0/1 flags, "
+        "one-hot sex (referral source not an input)"
+        + ("; trained on the rows plus a copy with lab values masked" if config.mask_labs else "")
+    )
+
+
+def training_split_description(split: str, config: TrainingConfig) -> str:
+    """The test split's description (split_for_training's), then what the other rows are used for."""
+    return (
+        f"{split.split(';')[0]}; every other row is a training row (each network holds out its own "
+        f"{config.val_size:.0%} for early stopping)"
+    )
+
+
 def _counts(frame) -> dict[str, int]:
     return {label: int((frame["label"] == label).sum()) for label in CLASSES}
 
@@ -462,6 +484,7 @@ def train_model(
         raise ValueError(f"need at least 30 labelled rows of two classes or more to train, got {len(frame)}")
     train, val, test, split = split_for_training(frame, seed=seed, config=config)
     rows = pd.concat([train, val], ignore_index=True)
+    split = training_split_description(split, config)
     steps = 1 + config.oof_folds
 
     def final_report(entry: dict) -> None:
@@ -482,16 +505,7 @@ def train_model(
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "seed": seed,
         "config": asdict(config),
-        "architecture": (
-            f"average of {config.members} TabM networks (initialised with seeds {seed}-{seed + config.members - 1}, "
-            f"trained side by side), each an ensemble of {config.k} MLP members (BatchEnsemble adapters), "
-            f"{config.depth} blocks of {config.width} units, each Linear -> BatchNorm -> ReLU -> Dropout "
-            f"{config.dropout}; each network leaves out its own validation rows ({config.val_size:.0%}), "
-            "early stopping on their mean log-loss; inputs: tree-cut piecewise-linear encoding + robust log value + "
-            "missing indicator per numeric feature (FTI derived from TT4 / T4U when missing), 0/1 flags, "
-            "one-hot sex (referral source not an input)"
-            + ("; trained on the rows plus a copy with lab values masked" if config.mask_labs else "")
-        ),
+        "architecture": describe_architecture(config, seed),
         "n_features": trained.preprocessor.n_features,
         "temperature": trained.temperature,
         "decision_weights": dict(zip(CLASSES, trained.decision_weights, strict=True)),
