@@ -248,11 +248,11 @@ def main(argv=None) -> int:
     frame = labelled_frame(read_uci(path).records)
     y = class_indices(frame["label"])
     folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(np.zeros(len(y)), y))[:n_folds]
-    print(
-        f"{len(frame)} three-class rows; {len(folds)} of 5 stratified folds (seed 0); model seeds 0-{seeds - 1}; "
-        f"rows without TSH not assessed; all models trained with lab masking"
-    )
     if seeds:
+        print(
+            f"{len(frame)} three-class rows; {len(folds)} of 5 stratified folds (seed 0); model seeds 0-{seeds - 1}; "
+            f"rows without TSH not assessed; all models trained with lab masking"
+        )
         per_seed = [run_seed(frame, y, folds, seed, models) for seed in range(seeds)]
         print_table(per_seed, models)
         print(f"\nbenchmark time {time.perf_counter() - started:.0f} s")
