@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from mlcore import rules
 from mlcore.schema import AGE_MAX, AGE_MIN, CLASSES, LAB_TESTS, REFERRAL_SOURCES, InputError, check_value
 
 CLASS_CHOICES = [(name, name) for name in CLASSES]
@@ -82,9 +83,7 @@ class LabPanel(models.Model):
     # Identifies the row in its source (UCI record id, CSV job+line, FHIR id) so re-imports are idempotent.
     source_ref = models.CharField(max_length=128, blank=True)
     diagnosis_raw = models.CharField(_("known diagnosis"), max_length=32, blank=True)
-    diagnosis_class = models.CharField(
-        _("known class"), max_length=16, choices=DIAGNOSIS_CLASS_CHOICES, blank=True
-    )
+    diagnosis_class = models.CharField(_("known class"), max_length=16, choices=DIAGNOSIS_CLASS_CHOICES, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -170,11 +169,23 @@ class Prediction(models.Model):
     # Indexed by prediction_unique_panel_version (panel first): no second index on panel alone.
     panel = models.ForeignKey(LabPanel, on_delete=models.CASCADE, related_name="predictions", db_index=False)
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="predictions")
-    predicted_class = models.CharField(max_length=16, choices=CLASS_CHOICES)
-    p_normal = models.FloatField()
-    p_hyperthyroid = models.FloatField()
-    p_hypothyroid = models.FloatField()
+
+    class Outcome(models.TextChoices):
+        ASSESSED = rules.ASSESSED, _("assessed")
+        REFER = rules.REFER, _("refer")
+        NOT_ASSESSED = rules.NOT_ASSESSED, _("not assessed")
+
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.ASSESSED)
+    # Empty (and no probabilities) when the outcome is not_assessed.
+    predicted_class = models.CharField(max_length=16, choices=CLASS_CHOICES, blank=True)
+    p_normal = models.FloatField(null=True, blank=True)
+    p_hyperthyroid = models.FloatField(null=True, blank=True)
+    p_hypothyroid = models.FloatField(null=True, blank=True)
+    # True whenever the outcome is not `assessed` (what clients read before outcomes existed).
     uncertain = models.BooleanField(default=False)
+    reasons = models.JSONField(default=list, blank=True, help_text="coded reasons: [{code, params}]")
+    warnings = models.JSONField(default=list, blank=True, help_text="coded input warnings: [{code, params}]")
+    pattern = models.JSONField(null=True, blank=True, help_text="guideline reading: {code, ...}")
     explanation = models.JSONField(default=list, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -185,6 +196,14 @@ class Prediction(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["panel", "model_version"], name="prediction_unique_panel_version"),
+            models.CheckConstraint(condition=Q(outcome__in=rules.OUTCOMES), name="prediction_outcome_valid"),
+            models.CheckConstraint(
+                condition=(
+                    Q(outcome=rules.NOT_ASSESSED, predicted_class="", p_normal__isnull=True)
+                    | (~Q(outcome=rules.NOT_ASSESSED) & ~Q(predicted_class="") & Q(p_normal__isnull=False))
+                ),
+                name="prediction_class_unless_not_assessed",
+            ),
             *[
                 models.CheckConstraint(condition=Q(**{f"{p}__gte": 0, f"{p}__lte": 1}), name=f"prediction_{p}_range")
                 for p in ("p_normal", "p_hyperthyroid", "p_hypothyroid")
@@ -193,13 +212,16 @@ class Prediction(models.Model):
         indexes = [
             models.Index(fields=["created_at"], name="prediction_time"),
             models.Index(fields=["uncertain", "created_at"], name="prediction_uncertain_time"),
+            models.Index(fields=["outcome", "created_at"], name="prediction_outcome_time"),
         ]
 
     def __str__(self) -> str:
         return f"{self.panel_id}: {self.predicted_class}"
 
     @property
-    def probabilities(self) -> dict[str, float]:
+    def probabilities(self) -> dict[str, float] | None:
+        if self.p_normal is None:
+            return None
         return {name: getattr(self, f"p_{name}") for name in CLASSES}
 
 

@@ -119,7 +119,28 @@ def check_value(field: str, value) -> None:
     if value > high:
         raise InputError(
             field,
-            f"{field} {_with_unit(value, unit)} is above the plausible maximum {_with_unit(high, unit)}",
+            f"{field} {_with_unit(value, unit)} is above the plausible maximum {_with_unit(high, unit)}"
+            + _unit_hint(field, value),
+        )
+
+
+def _unit_hint(field: str, value: float) -> str:
+    """ "; it looks like ng/dL: x 0.01536 = 2 nmol/L" when a value fits another common unit."""
+    from mlcore.rules import unit_suspicion  # the rules module reads this schema: import late
+
+    reason = unit_suspicion(field, value)
+    if reason is None:
+        return ""
+    p = reason.params
+    return f"; it looks like {p['suspected_unit']}: x {p['factor']:g} = {_with_unit(p['converted'], p['unit'])}"
+
+
+def check_has_lab_value(clean: Mapping[str, object]) -> None:
+    """Refuse a panel with no lab value at all: there is nothing to assess (TSH is the one required)."""
+    if all(clean.get(name) is None for name in LAB_TESTS):
+        raise InputError(
+            "labs",
+            f"enter at least one lab value ({', '.join(LAB_TESTS)}); TSH is needed for an assessment",
         )
 
 

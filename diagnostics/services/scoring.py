@@ -17,14 +17,19 @@ def predict_values(clean: dict, *, version: ModelVersion | None = None):
 
 def prediction_from_result(*, panel: LabPanel, version: ModelVersion, result, user=None) -> Prediction:
     """An unsaved Prediction row from an mlcore PredictionResult."""
+    probabilities = result.probabilities or {}
     return Prediction(
         panel=panel,
         model_version=version,
-        predicted_class=result.predicted_class,
+        outcome=result.outcome,
+        predicted_class=result.predicted_class or "",
         uncertain=result.uncertain,
+        reasons=result.reasons,
+        warnings=result.warnings,
+        pattern=result.pattern,
         explanation=result.explanation,
         requested_by=user if user is not None and user.is_authenticated else None,
-        **{f"p_{name}": float(result.probabilities[name]) for name in CLASSES},
+        **{f"p_{name}": probabilities.get(name) for name in CLASSES},
     )
 
 
