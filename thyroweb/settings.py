@@ -181,6 +181,7 @@ AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = 0.25  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # no banner from every process at start-up
 # The tried user name, cleaned so that a 10,000-character or NUL-laden name cannot make a login fail with a 500.
 AXES_USERNAME_CALLABLE = "diagnostics.login_protection.axes_username"
 

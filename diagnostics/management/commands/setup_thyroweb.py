@@ -24,7 +24,11 @@ class Command(BaseCommand):
         self.stdout.write(f"active model version: {version.version}")
         data_file = self.find_data_file(Path(settings.THYROWEB_DATA_DIR))
         if data_file is None:
-            self.stdout.write(f"no thyroid0387 data in {settings.THYROWEB_DATA_DIR}: skipping the import")
+            self.stdout.write(
+                f"no thyroid0387 data in {settings.THYROWEB_DATA_DIR}: the app starts empty. To load the UCI "
+                "archive, set THYROWEB_DATA_DIR to a folder holding thyroid0387.data (or the dev subset), or run "
+                "`.venv/bin/python manage.py fetch_uci`, then start again"
+            )
         elif LabPanel.objects.filter(source=LabPanel.Source.UCI).exists():
             self.stdout.write("UCI data already imported")
         else:
