@@ -104,7 +104,7 @@ def test_explanation_contributions_add_up_to_the_change_from_the_reference(small
     assert np.allclose(attributions["pregnant"], 0) and np.allclose(attributions["TBG"], 0)
 
 
-def test_probabilities_are_calibrated_and_uncertain_flag_follows_the_threshold(small_model, dev_frame):
+def test_probabilities_are_calibrated_and_uncertain_flag_follows_the_outcome(small_model, dev_frame):
     out, _ = small_model
     predictor = Predictor.load(out)
     rows = labelled_frame(dev_frame).head(300)
@@ -112,8 +112,9 @@ def test_probabilities_are_calibrated_and_uncertain_flag_follows_the_threshold(s
     results = predictor.predict(rows, explain=False)
     assert probabilities.shape == (300, 3)
     assert np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
-    flagged = [r.uncertain for r in results]
-    assert flagged == list(probabilities.max(axis=1) < predictor.uncertain_threshold)
+    assert [r.uncertain for r in results] == [r.outcome != "assessed" for r in results]
+    low_confidence = probabilities.max(axis=1) < predictor.uncertain_threshold
+    assert all(r.outcome == "refer" for r, low in zip(results, low_confidence, strict=True) if low)
 
 
 @pytest.mark.slow
