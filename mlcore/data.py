@@ -237,8 +237,8 @@ def read_csv(source: str | os.PathLike | TextIO) -> ReadResult:
     return result
 
 
-def _header_units(header: list[str]) -> tuple[list[str], dict[str, tuple[str, float]], list[str]]:
-    """Column names without their units, {column: (unit as written, factor to ours)}, unit problems."""
+def _header_units(header: list[str]) -> tuple[list[str], dict[str, str], list[str]]:
+    """Column names without their units, {column: unit as written}, unit problems."""
     names, units, problems = [], {}, []
     for text in header:
         match = _HEADER_UNIT.match(text)
@@ -251,44 +251,18 @@ def _header_units(header: list[str]) -> tuple[list[str], dict[str, tuple[str, fl
             problems.append(f"column {text!r}: {name} takes no unit")
             continue
         try:
-            units[name] = (unit, units_table.factor(name, unit))
+            units_table.factor(name, unit)
         except InputError as error:
             problems.append(error.message)
+        else:
+            units[name] = unit
     return names, units, problems
 
 
-def _converted(text: str, factor: float) -> str:
-    """A cell's number in our unit (results such as "<0.005" keep their sign); other text as it is."""
-    stripped = text.strip()
-    sign = stripped[:1] if stripped[:1] in "<>" else ""
-    try:
-        number = float(stripped[len(sign) :].lstrip("=").strip())
-    except ValueError:
-        return text  # validate_panel_all names the field and says it is not a number
-    return f"{sign}{round(number * factor, 6)!r}"
-
-
-def _received(values: dict[str, str], units: dict[str, tuple[str, float]]) -> dict:
-    """The values of the columns that named a unit, as the file gave them."""
-    received = {}
-    for name, (unit, _factor) in units.items():
-        text = values[name].strip()
-        if text and text != "?":
-            try:
-                received[name] = {"value": float(text.lstrip("<>=").strip()), "unit": unit}
-            except ValueError:
-                continue
-    return received
-
-
 def _csv_record(
-    values: dict[str, str], number: int, units: dict[str, tuple[str, float]] | None = None
+    values: dict[str, str], number: int, units: dict[str, str] | None = None
 ) -> tuple[dict | None, str | None]:
-    units = units or {}
-    raw = {name: values.get(name) for name in INPUT_FIELDS}
-    for name, (_unit, factor) in units.items():
-        if factor != 1.0 and raw.get(name) is not None:
-            raw[name] = _converted(raw[name], factor)
+    raw, received, _errors = units_table.convert_panel({name: values.get(name) for name in INPUT_FIELDS}, units or {})
     clean, errors = validate_panel_all(raw)
     problems = [error.message for error in errors]
     collected_at = (values.get("collected_at") or "").strip() or None
@@ -309,7 +283,7 @@ def _csv_record(
         line=number,
     )
     if units:
-        record["received"] = _received(values, units)
+        record["received"] = received
     return record, None
 
 

@@ -13,6 +13,8 @@ A unit written as text is read as its UCUM code when that is unambiguous for the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from mlcore.schema import LAB_TESTS, InputError
 
 # Per field, by the property the LOINC code names (a molar or a mass concentration; FHIR's import keeps a
@@ -114,3 +116,64 @@ def to_ours(field: str, value: float, unit: str | None) -> float:
 def from_ours(field: str, value: float, unit: str) -> float:
     """A value in ThyroWeb's unit expressed in another unit of the field."""
     return float(value) / factor(field, unit)
+
+
+def convert_input(field: str, value, unit: str | None) -> tuple[object, dict | None]:
+    """(the value in ThyroWeb's unit, ``{"value", "unit"}`` as received) for one field's input.
+
+    ``value`` is a number or text as a form or CSV cell has it ("8.2", "<0.005": the bound keeps its
+    sign); text that is no number, and an empty value, come back as they are (validation names them).
+    A unit that is not the field's raises InputError."""
+    if unit is None or (isinstance(unit, str) and not unit.strip()):
+        return value, None
+    scale = factor(field, unit)
+    sign, number = "", value
+    if isinstance(value, str):
+        text = value.strip()
+        sign = text[:1] if text[:1] in "<>" else ""
+        try:
+            number = float(text[len(sign) :].lstrip("=").strip())
+        except ValueError:
+            return value, None
+    if number is None or isinstance(number, bool) or not isinstance(number, (int, float)) or number != number:
+        return value, None
+    received = {"value": number, "unit": unit.strip()}
+    converted = round(float(number) * scale, 6)
+    return (f"{sign}{converted!r}" if isinstance(value, str) else converted), received
+
+
+def convert_panel(raw: Mapping, panel_units: Mapping[str, str | None]) -> tuple[dict, dict, list[InputError]]:
+    """A panel's inputs with every value that came with a unit in ThyroWeb's unit: (values, received, errors).
+
+    ``received`` keeps each such value and its unit as sent; ``errors`` names each field whose unit is
+    not one of its own. The form, the API and CSV files use this; the FHIR import converts per
+    Observation with the same table."""
+    values, received, errors = dict(raw), {}, []
+    for name, unit in panel_units.items():
+        if name not in values:
+            continue
+        try:
+            values[name], given = convert_input(name, values[name], unit)
+        except InputError as error:
+            errors.append(error)
+            continue
+        if given is not None:
+            received[name] = given
+    return values, received, errors
+
+
+def parse_site_units(text: str) -> dict[str, str]:
+    """``"TSH=uIU/mL,TT4=ug/dL"`` as {field: UCUM code}: the units a site's form offers first. A field not
+    named keeps ThyroWeb's unit. Raises ValueError naming the part that is not a field=unit pair."""
+    chosen: dict[str, str] = {}
+    for part in (piece.strip() for piece in text.split(",")):
+        if not part:
+            continue
+        name, sep, unit = (piece.strip() for piece in part.partition("="))
+        if not sep or name not in LAB_TESTS:
+            raise ValueError(f"{part!r} is not FIELD=unit with FIELD one of {', '.join(LAB_TESTS)}")
+        code = ucum_code(name, unit)
+        if code is None:
+            raise ValueError(f"{name}: unit {unit!r} is not one of {', '.join(accepted(name))}")
+        chosen[name] = code
+    return chosen
