@@ -236,3 +236,72 @@ def test_a_csv_header_unit_that_is_not_the_fields_is_refused_naming_it(data_mana
     with pytest.raises(UploadRejected) as refused:
         start_scoring_job(user=data_manager, uploaded_file=upload(",".join(header) + "\n"))
     assert "TT4: unit 'mg' is not a unit of total T4" in str(refused.value)
+
+
+def test_the_form_converts_a_value_in_the_chosen_unit_and_names_the_field_when_it_is_implausible(
+    client_for, clinician, active_version
+):
+    client = client_for(clinician)
+    data = {
+        "record_number": "MRN-US",
+        "new_patient": "on",
+        "collected_at": "2024-05-01T08:30",
+        "referral_source": "other",
+        "TSH": "2.0",
+        "TSH_unit": "u[IU]/mL",
+        "TT4": "80",
+        "TT4_unit": "ug/dL",
+    }
+    refused = client.post(reverse("panel_create"), data)
+    assert refused.status_code == 200 and not LabPanel.objects.exists()
+    assert refused.context["form"].errors["TT4"] == ["TT4 1029.6 nmol/L is above the plausible maximum 700 nmol/L."]
+    client.post(reverse("panel_create"), {**data, "TT4": "8.1"})
+    panel = LabPanel.objects.get()
+    assert panel.TT4 == pytest.approx(104.247)
+    assert panel.received["TT4"] == {"value": 8.1, "unit": "ug/dL"}
+
+
+def test_a_model_reading_disagreement_is_referred_through_the_api(clinician, active_version):
+    """Normal totals the model reads as normal, with a free T4 below its interval: the reading says overt
+    primary hypothyroidism; the outcome is refer, with the disagreement among the reasons."""
+    body = {"patient": "MRN-DIS", "age": 50, "TSH": 4.5, "FT4": 10, "TT4": 110, "T4U": 1.0, "FTI": 110, "T3": 2.0}
+    response = token_client(clinician).post("/api/v1/predict", json.dumps(body), content_type="application/json")
+    assert response.status_code == 201, response.content
+    assert response.json()["predicted_class"] == "normal"
+    assert response.json()["pattern"]["code"] == "overt_primary_hypothyroidism"
+    prediction = Prediction.objects.get(pk=response.json()["prediction_id"])
+    assert prediction.outcome == "refer" and prediction.uncertain
+    assert {
+        "code": "model_disagrees_with_reading",
+        "params": {"predicted_class": "normal", "pattern": "overt_primary_hypothyroidism"},
+    } in prediction.reasons
+
+
+def test_fhir_export_writes_free_t4_and_free_t3_in_their_molar_loinc_codes(clinician, active_version):
+    client = token_client(clinician)
+    panel = through_fhir(client, US)
+    document = client.get(f"/api/v1/patients/{panel.patient_id}/fhir/").json()
+    by_code = {
+        entry["resource"]["code"]["coding"][0]["code"]: entry["resource"]
+        for entry in document["entry"]
+        if entry["resource"]["resourceType"] == "Observation"
+    }
+    ft4, ft3 = by_code["14920-3"], by_code["14928-6"]
+    assert ft4["valueQuantity"] == {"value": pytest.approx(9.009), "unit": "pmol/L", "system": UCUM, "code": "pmol/L"}
+    assert ft4["interpretation"][0]["coding"][0]["code"] == "L"  # below 12 pmol/L
+    assert ft4["referenceRange"][0]["low"]["value"] == 12.0 and ft4["referenceRange"][0]["high"]["value"] == 22.0
+    assert ft3["valueQuantity"]["value"] == pytest.approx(3.50208)
+
+
+def test_the_lab_history_charts_have_free_t4_and_free_t3_with_their_reference_bands(
+    client_for, clinician, active_version
+):
+    client = client_for(clinician)
+    panel = through_form(client, FRENCH)
+    html = client.get(reverse("patient_detail", args=[panel.patient_id])).content.decode()
+    assert 'id="chart-FT4"' in html and 'id="chart-FT3"' in html
+    from diagnostics.selectors import lab_history_chart, patient_panels
+
+    series = lab_history_chart(patient_panels(panel.patient))
+    assert series["FT4"]["reference"] == [12.0, 22.0] and series["FT3"]["reference"] == [3.1, 6.8]
+    assert [point["y"] for point in series["FT4"]["points"]] == [9.0]
