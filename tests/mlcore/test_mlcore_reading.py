@@ -173,3 +173,15 @@ def test_a_model_reading_disagreement_gives_refer_through_the_predictor(predicto
         "code": "model_disagrees_with_reading",
         "params": {"predicted_class": "normal", "pattern": "overt_primary_hypothyroidism"},
     } in result.reasons
+
+
+def test_the_model_card_says_free_hormones_are_not_model_inputs_nor_mapped_onto_fti(predictor):
+    import json
+
+    from mlcore.model_card import render_model_card
+
+    metadata = dict(predictor.metadata)
+    metadata.setdefault("metrics", json.loads((predictor.model_dir / "metrics.json").read_text()))
+    card = " ".join(render_model_card(metadata).split())
+    assert "Free T4 and free T3 are not inputs of the network" in card
+    assert "Free T4 is not mapped onto the FTI input" in card
