@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from mlcore.data import read_uci  # noqa: E402
 from mlcore.evaluate import classification_metrics  # noqa: E402
 from mlcore.preprocessing import NUMERIC_FEATURES, numeric_matrix  # noqa: E402
-from mlcore.schema import CLASSES, HISTORY_FLAGS, LAB_TESTS, REFERRAL_SOURCES  # noqa: E402
+from mlcore.schema import CLASSES, HISTORY_FLAGS, REFERRAL_SOURCES  # noqa: E402
 from mlcore.train import class_indices, labelled_frame  # noqa: E402
 
 MODELS = ("ours", "xgboost", "lightgbm", "plain_mlp")
@@ -43,7 +43,7 @@ def plain_mlp_features(train, other):
     """log1p of lab values, median imputation, standard scaling, missing indicators, one-hot categories."""
 
     def raw(frame):
-        numeric = numeric_matrix(frame)[:, : 1 + len(LAB_TESTS)]
+        numeric = numeric_matrix(frame)[:, :-1]  # age and the model's labs, without the derived T3/TT4 ratio
         numeric[:, 1:] = np.log1p(numeric[:, 1:])
         return numeric
 

@@ -3,6 +3,7 @@ from django.contrib import admin
 from diagnostics.models import AuditEvent, LabPanel, ModelVersion, Patient, Prediction, ScoringJob, TrainingRun
 from diagnostics.services.audit import record_event
 from diagnostics.services.patients import delete_patient
+from mlcore.schema import LAB_TESTS
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -25,7 +26,7 @@ class AuditedAdmin(admin.ModelAdmin):
 
 class LabPanelInline(admin.TabularInline):
     model = LabPanel
-    fields = ("collected_at", "age", "TSH", "T3", "TT4", "T4U", "FTI", "TBG", "diagnosis_class", "source")
+    fields = ("collected_at", "age", *LAB_TESTS, "diagnosis_class", "source")
     readonly_fields = fields
     extra = 0
     show_change_link = True
@@ -59,12 +60,13 @@ class PatientAdmin(AuditedAdmin):
 
 @admin.register(LabPanel)
 class LabPanelAdmin(AuditedAdmin):
-    list_display = ("id", "patient", "collected_at", "TSH", "T3", "TT4", "FTI", "diagnosis_class", "source")
+    list_display = ("id", "patient", "collected_at", "TSH", "T3", "TT4", "FTI", "FT4", "diagnosis_class", "source")
     list_filter = ("diagnosis_class", "source", "referral_source", ("collected_at", admin.DateFieldListFilter))
     search_fields = ("=patient__record_number", "diagnosis_raw")
     date_hierarchy = "collected_at"
     raw_id_fields = ("patient", "created_by")
-    readonly_fields = ("created_at", "updated_at")
+    # The values as the lab sent them are a record of what came in: not edited afterwards.
+    readonly_fields = ("created_at", "updated_at", "received")
     list_select_related = ("patient",)
     show_full_result_count = False
 

@@ -1,11 +1,13 @@
 """Page forms. Lab values are validated by ``mlcore.schema`` (the one source of ranges and units)."""
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 from django.utils.formats import get_format, sanitize_separators
 from django.utils.translation import gettext_lazy as _
 
 from diagnostics.models import SEX_CHOICES, LabPanel, ModelVersion, Patient
+from mlcore import units
 from mlcore.schema import AGE_MAX, AGE_MIN, HISTORY_FLAGS, LAB_TESTS, REFERRAL_SOURCES, InputError, validate_panel_all
 
 NUMERIC_FIELDS = ("age", *LAB_TESTS)
@@ -99,13 +101,22 @@ class LabPanelForm(forms.Form):
         self.fields["collected_at"].initial = timezone.localtime().replace(second=0, microsecond=0)
         for flag in HISTORY_FLAGS:
             self.fields[flag] = forms.BooleanField(label=LabPanel._meta.get_field(flag).verbose_name, required=False)
+        site_units = getattr(settings, "THYROWEB_DEFAULT_UNITS", {})
         for name, test in LAB_TESTS.items():
             self.fields[name] = forms.CharField(
                 label=name, required=False, max_length=32, widget=DecimalTextInput(), help_text=_lab_help(name)
             )
             self.fields[name].test = test
+            # The unit the value is written in, as the lab sent it: converted to ours on saving.
+            self.fields[f"{name}_unit"] = forms.ChoiceField(
+                label=_("%(test)s unit") % {"test": name},
+                choices=[(code, units.display(code)) for code in units.accepted(name)],
+                initial=site_units.get(name, units.our_unit(name)),
+                required=False,
+            )
         self.patient: Patient | None = None
         self.clean_panel: dict | None = None
+        self.received: dict = {}
 
     @property
     def flag_fields(self):
@@ -114,6 +125,11 @@ class LabPanelForm(forms.Form):
     @property
     def lab_fields(self):
         return [self[name] for name in LAB_TESTS]
+
+    @property
+    def lab_fields_with_units(self):
+        """(value field, unit field) per lab test: the form shows a unit select beside each value."""
+        return [(self[name], self[f"{name}_unit"]) for name in LAB_TESTS]
 
     def clean_record_number(self) -> str:
         return self.cleaned_data["record_number"].strip()
@@ -125,6 +141,11 @@ class LabPanelForm(forms.Form):
         raw.update({flag: bool(cleaned.get(flag)) for flag in HISTORY_FLAGS})
         raw["sex"] = cleaned.get("sex") or (self.patient.sex if self.patient else "") or None
         raw["referral_source"] = cleaned.get("referral_source") or "other"
+        chosen = {name: cleaned.get(f"{name}_unit") or None for name in LAB_TESTS}
+        raw, self.received, unit_errors = units.convert_panel(raw, chosen)
+        for error in unit_errors:
+            self.add_error(f"{error.field}_unit", error.message)
+            raw[error.field] = ""  # its unit is refused: no second error on the value
         clean_panel, errors = validate_panel_all(raw)
         for error in errors:
             field = error.field if error.field in self.fields else None

@@ -78,6 +78,10 @@ class LabPanel(models.Model):
     T4U = models.FloatField("T4U", null=True, blank=True, help_text="ratio")
     FTI = models.FloatField("FTI", null=True, blank=True, help_text="TT4/T4U")
     TBG = models.FloatField("TBG", null=True, blank=True, help_text="mg/L")
+    FT4 = models.FloatField("FT4", null=True, blank=True, help_text="pmol/L (free T4, French T4L)")
+    FT3 = models.FloatField("FT3", null=True, blank=True, help_text="pmol/L (free T3, French T3L)")
+    # The lab values as they were sent, where a unit came with them: {field: {"value": 8.1, "unit": "ug/dL"}}.
+    received = models.JSONField(_("values as received"), default=dict, blank=True)
 
     source = models.CharField(_("source"), max_length=8, choices=Source.choices, default=Source.FORM)
     # Identifies the row in its source (UCI record id, CSV job+line, FHIR id) so re-imports are idempotent.

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mlcore import calibration, rules
+from mlcore import calibration, reading, rules
 from mlcore.explain import explain_row, group_attributions, integrated_gradients
 from mlcore.network import WEIGHTS_FILE, NumpyNetwork
-from mlcore.preprocessing import Preprocessor
+from mlcore.preprocessing import NUMERIC_FEATURES, Preprocessor
 from mlcore.schema import CLASSES
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
@@ -90,8 +90,10 @@ class Predictor:
 
     def predict(self, rows, *, explain: bool = True) -> list[PredictionResult]:
         """The outcome of each panel (mlcore.rules), with the class by the tuned decision rule,
-        calibrated probabilities and, unless ``explain=False``, the inputs behind the answer (empty
-        when the panel is close to the typical normal reference panel, or not assessed)."""
+        calibrated probabilities, the guideline reading (mlcore.reading; a class it contradicts is
+        referred), a warning naming the entered values the network does not read and, unless
+        ``explain=False``, the inputs behind the answer (empty when the panel is close to the typical
+        normal reference panel, or not assessed)."""
         features = self.preprocessor.transform(rows)
         probabilities = calibration.apply_temperature(self.network.probabilities(features), self.temperature)
         decided = self.decide(probabilities)
@@ -99,14 +101,16 @@ class Predictor:
         novelty = self.novelty_scores(rows)
         results = []
         for i, record in enumerate(records):
+            pattern = reading.read_panel(record)
             if rules.can_assess(record):
-                assessment = rules.assess(record, None, None, self.scope)
+                assessment = rules.assess(record, None, None, self.scope, pattern=pattern)
                 predicted, probs, explanation = None, None, []
             else:
                 predicted = CLASSES[decided[i]]
                 probs = {c: float(p) for c, p in zip(CLASSES, probabilities[i], strict=True)}
-                assessment = rules.assess(record, predicted, probs, self.scope, novelty=novelty[i])
+                assessment = rules.assess(record, predicted, probs, self.scope, novelty=novelty[i], pattern=pattern)
                 explanation = self.explain_features(features[i], record) if explain else []
+            warnings = [*assessment.warnings, *rules.not_used_by_model(record, NUMERIC_FEATURES)]
             results.append(
                 PredictionResult(
                     predicted_class=predicted,
@@ -115,7 +119,8 @@ class Predictor:
                     explanation=explanation,
                     outcome=assessment.outcome,
                     reasons=[reason.to_dict() for reason in assessment.reasons],
-                    warnings=[warning.to_dict() for warning in assessment.warnings],
+                    warnings=[warning.to_dict() for warning in warnings],
+                    pattern=pattern,
                 )
             )
         return results

@@ -20,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from mlcore.schema import CLASSES, HISTORY_FLAGS, LAB_TESTS, REFERRAL_SOURCES, SEXES
+from mlcore.schema import CLASSES, HISTORY_FLAGS, REFERRAL_SOURCES, SEXES
 
-# Numeric features in encoding order; "T3_TT4_ratio" is derived (T3 / TT4, both nmol/L).
-NUMERIC_FEATURES = ("age", *LAB_TESTS, "T3_TT4_ratio")
+# Numeric features in encoding order; "T3_TT4_ratio" is derived (T3 / TT4, both nmol/L). The network reads
+# the six Garvan tests only: it was trained without free hormones (mlcore.schema.LAB_TESTS has more).
+NUMERIC_FEATURES = ("age", "TSH", "T3", "TT4", "T4U", "FTI", "TBG", "T3_TT4_ratio")
 
 
 def _column(rows, name: str) -> np.ndarray:

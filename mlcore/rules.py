@@ -21,6 +21,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from mlcore import units
 from mlcore.schema import LAB_TESTS
 
 ASSESSED = "assessed"
@@ -45,6 +46,7 @@ UNIT_SUSPECTED = "unit_suspected"  # field, value, unit, suspected_unit, factor,
 FTI_CONVENTION_SUSPECTED = "fti_convention_suspected"  # field, value
 FTI_INCONSISTENT = "fti_inconsistent"  # FTI, expected, TT4, T4U, tolerance
 VALUE_UNUSUAL = "value_unusual"  # field, value, bound, direction, unit
+NOT_USED_BY_MODEL = "not_used_by_model"  # fields: entered values the model does not read (free T4, free T3)
 
 REFERRAL_CODES = (
     UNIT_SUSPECTED,
@@ -60,7 +62,7 @@ REFERRAL_CODES = (
     MODEL_DISAGREES_WITH_READING,
 )
 NOT_ASSESSED_CODES = (TSH_MISSING,)
-WARNING_CODES = (UNIT_SUSPECTED, FTI_CONVENTION_SUSPECTED, FTI_INCONSISTENT, VALUE_UNUSUAL)
+WARNING_CODES = (UNIT_SUSPECTED, FTI_CONVENTION_SUSPECTED, FTI_INCONSISTENT, VALUE_UNUSUAL, NOT_USED_BY_MODEL)
 
 # History flags that put a panel outside what the model was made for (DOMAIN.md: thyroid drugs,
 # pregnancy, pituitary disease; thyroid surgery and I-131 change the gland the TSH drives).
@@ -124,7 +126,8 @@ class Assessment:
     warnings: tuple[Reason, ...] = ()
 
 
-def _value(panel: Mapping, name: str) -> float | None:
+def lab_value(panel: Mapping, name: str) -> float | None:
+    """A panel's numeric value (None when absent, not a number or NaN)."""
     value = panel.get(name)
     if value is None or isinstance(value, bool):
         return None
@@ -133,6 +136,9 @@ def _value(panel: Mapping, name: str) -> float | None:
     except (TypeError, ValueError):
         return None
     return None if math.isnan(value) else value
+
+
+_value = lab_value
 
 
 def _flag(panel: Mapping, name: str) -> bool:
@@ -265,18 +271,36 @@ def context_not_covered(panel: Mapping) -> list[Reason]:
     return reasons
 
 
+def model_disagrees_with_reading(predicted_class: str | None, pattern: Mapping | None) -> list[Reason]:
+    """The model's class is not the class the guideline reading points to (mlcore.reading.PATTERN_CLASS);
+    readings with no class (central, inappropriate TSH, unclassified, not readable) compare with nothing."""
+    from mlcore.reading import pattern_class  # the reading reads these rules' helpers: import late
+
+    expected = pattern_class(pattern)
+    if predicted_class is None or expected is None or expected == predicted_class:
+        return []
+    return [Reason(MODEL_DISAGREES_WITH_READING, {"predicted_class": predicted_class, "pattern": pattern["code"]})]
+
+
 # --- Warnings on inputs. ---
 
-# (field, suspected unit, factor to our unit, the rule's cut-off, how the value compares to it).
-# Factors: DOMAIN.md LOINC table (1 ug/dL T4 = 12.87 nmol/L, 1 ng/dL T3 = 0.01536 nmol/L, 1 pg/mL
-# FT3 = 1.536 pmol/L; FT4: 1 ng/dL = 12.87 pmol/L) and 1 mU/mL = 1000 mU/L.
+
+def not_used_by_model(panel: Mapping, model_inputs) -> list[Reason]:
+    """Entered lab values the model does not read (it was trained on the Garvan tests, without free
+    hormones): the guideline reading uses them, the model's class does not."""
+    unused = [name for name in LAB_TESTS if name not in model_inputs and _value(panel, name) is not None]
+    return [Reason(NOT_USED_BY_MODEL, {"fields": unused})] if unused else []
+
+# (field, suspected unit (UCUM code), the rule's cut-off, how the value compares to it). Factors: the one
+# conversion table, mlcore.units (DOMAIN.md's LOINC table: 1 ug/dL T4 = 12.87 nmol/L, 1 ng/dL T3 =
+# 0.01536 nmol/L, 1 pg/mL FT3 = 1.536 pmol/L; FT4: 1 ng/dL = 12.87 pmol/L; 1 mU/mL = 1000 mU/L).
 _UNIT_SUSPECTS = (
-    ("TSH", "mU/mL", 1000.0, 0.005, "below"),  # below any assay's detection limit (DOMAIN.md: 0.005)
-    ("TT4", "ug/dL", 12.87, 25.0, "below"),  # issue 11: "TT4 below about 25 looks like ug/dL"
-    ("T3", "ng/dL", 0.01536, 20.0, "above"),  # above T3's plausible maximum in nmol/L
-    ("T3", "ng/mL", 1.536, 0.5, "below"),
-    ("FT4", "ng/dL", 12.87, 5.0, "below"),
-    ("FT3", "pg/mL", 1.536, 2.0, "below"),
+    ("TSH", "m[IU]/mL", 0.005, "below"),  # below any assay's detection limit (DOMAIN.md: 0.005)
+    ("TT4", "ug/dL", 25.0, "below"),  # issue 11: "TT4 below about 25 looks like ug/dL"
+    ("T3", "ng/dL", 20.0, "above"),  # above T3's plausible maximum in nmol/L
+    ("T3", "ng/mL", 0.5, "below"),
+    ("FT4", "ng/dL", 5.0, "below"),
+    ("FT3", "pg/mL", 2.0, "below"),
 )
 
 
@@ -288,9 +312,10 @@ def unit_suspicion(name: str, value: float | None) -> Reason | None:
     if value is None:
         return None
     test = LAB_TESTS.get(name)
-    for field_name, unit, factor, cutoff, side in _UNIT_SUSPECTS:
+    for field_name, unit, cutoff, side in _UNIT_SUSPECTS:
         if field_name != name or test is None:
             continue
+        factor = units.CONVERSIONS[name][unit]
         beyond = value < cutoff if side == "below" else value > cutoff
         converted = value * factor
         if value > 0 and beyond and test.plausible_min <= converted <= test.plausible_max:
@@ -300,7 +325,7 @@ def unit_suspicion(name: str, value: float | None) -> Reason | None:
                     "field": name,
                     "value": value,
                     "unit": test.unit,
-                    "suspected_unit": unit,
+                    "suspected_unit": units.display(unit),
                     "factor": factor,
                     "converted": float(f"{converted:.4g}"),
                 },
@@ -379,6 +404,7 @@ def referral_reasons(
     scope: ModelScope,
     *,
     novelty: float | None = None,
+    pattern: Mapping | None = None,
 ) -> list[Reason]:
     """Every reason a clinician must look at this answer, in a fixed order."""
     return [
@@ -386,6 +412,7 @@ def referral_reasons(
         *suppressed_tsh_without_thyroxine(panel),
         *discordant_tsh_thyroxine(panel),
         *normal_with_abnormal_hormone(panel, predicted_class),
+        *model_disagrees_with_reading(predicted_class, pattern),
         *outside_training_range(panel, scope.ranges),
         *unusual_combination(novelty, scope.novelty_threshold),
         *low_confidence(probabilities, scope.uncertain_threshold),
@@ -399,14 +426,16 @@ def assess(
     scope: ModelScope,
     *,
     novelty: float | None = None,
+    pattern: Mapping | None = None,
 ) -> Assessment:
     """The outcome of a validated panel scored by the model (probabilities may be None when the
-    panel cannot be assessed): not_assessed, refer (with reasons) or assessed; warnings in all."""
+    panel cannot be assessed): not_assessed, refer (with reasons) or assessed; warnings in all.
+    ``pattern`` is the guideline reading (mlcore.reading.read_panel): a class it contradicts refers."""
     warnings = tuple(input_warnings(panel))
     missing = can_assess(panel)
     if missing or probabilities is None:
         return Assessment(NOT_ASSESSED, tuple(missing or [Reason(TSH_MISSING)]), warnings)
-    reasons = referral_reasons(panel, predicted_class, probabilities, scope, novelty=novelty)
+    reasons = referral_reasons(panel, predicted_class, probabilities, scope, novelty=novelty, pattern=pattern)
     # An answer read from a value in the wrong unit is not one to rely on: the same reason refers.
     reasons += [warning for warning in warnings if warning.code in (UNIT_SUSPECTED, FTI_CONVENTION_SUSPECTED)]
     return Assessment(REFER if reasons else ASSESSED, tuple(reasons), warnings)

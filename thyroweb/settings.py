@@ -214,6 +214,23 @@ THYROWEB_SCORING_CHUNK_ROWS = env_int("THYROWEB_SCORING_CHUNK_ROWS", 5000)
 # (diagnostics/process_cache.py): a revoked token or a new active model applies everywhere within it.
 THYROWEB_PROCESS_CACHE_SECONDS = env_int("THYROWEB_PROCESS_CACHE_SECONDS", 5)
 
+
+def env_site_units(name: str, default: str) -> dict[str, str]:
+    """Read FIELD=unit pairs (mlcore.units.parse_site_units); fail loudly on a field or unit it does not know."""
+    from mlcore.units import parse_site_units
+
+    raw = os.environ.get(name, default)
+    try:
+        return parse_site_units(raw)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name}={raw!r}: {error}") from None
+
+
+# The unit the lab entry form offers first for each test, as this site's laboratories report it
+# ("TSH=uIU/mL,TT4=ug/dL,FT4=ng/dL,FT3=pg/mL" for a US lab); a test not named: ThyroWeb's unit.
+# Default: the French convention, TSH in mU/L and free hormones in pmol/L.
+THYROWEB_DEFAULT_UNITS = env_site_units("THYROWEB_DEFAULT_UNITS", "TSH=mU/L,FT4=pmol/L,FT3=pmol/L")
+
 # Folder holding thyroid0387*.data (CI: ../shared/data); `fetch_uci` downloads into it.
 THYROWEB_DATA_DIR = Path(os.environ.get("THYROWEB_DATA_DIR", THYROWEB_HOME / "data")).resolve()
 

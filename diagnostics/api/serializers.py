@@ -9,9 +9,12 @@ import math
 from datetime import date
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from diagnostics.models import LabPanel, ModelVersion, Patient, Prediction, ScoringJob, TrainingRun
+from diagnostics.patterns import with_message
+from mlcore import reading, rules, units
 from mlcore.schema import AGE_MAX, AGE_MIN, CLASSES, HISTORY_FLAGS, LAB_TESTS, REFERRAL_SOURCES, SEXES
 
 NUMERIC_FIELDS = ("age", *LAB_TESTS)
@@ -29,8 +32,36 @@ class StrictFieldsMixin:
         return super().to_internal_value(data)
 
 
+def _number_problem(key: str, value) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"{key} {value!r} is not a number (null = not measured)"
+    if isinstance(value, int) and abs(value) > 1e15 or isinstance(value, float) and not math.isfinite(value):
+        return f"{key} is not a plausible number"
+    return None
+
+
+def _lab_object_problem(key: str, value: dict) -> str | None:
+    """A lab value sent with its unit, {"value": 8.1, "unit": "ug/dL"}: its shape (the unit is checked later)."""
+    extra = sorted(str(name) for name in value if name not in ("value", "unit"))
+    if extra or "value" not in value or not isinstance(value.get("unit"), str):
+        return f'{key} must be a number in {units.display(units.our_unit(key))} or {{"value": number, "unit": "text"}}'
+    if value["value"] is None:
+        return f"{key} value is missing (leave {key} out or null when not measured)"
+    return _number_problem(f"{key} value", value["value"])
+
+
+def split_lab_units(data: dict) -> tuple[dict, dict[str, str]]:
+    """A panel body with each {"value", "unit"} lab object replaced by its value, and {lab: unit}."""
+    plain, given = dict(data), {}
+    for name in LAB_TESTS:
+        value = data.get(name)
+        if isinstance(value, dict):
+            plain[name], given[name] = value["value"], value["unit"]
+    return plain, given
+
+
 def panel_type_errors(data: dict, allowed: tuple[str, ...] = PANEL_FIELDS) -> dict[str, list[str]]:
-    """JSON type problems of a panel body (ranges are mlcore's business)."""
+    """JSON type problems of a panel body (ranges and units are mlcore's business)."""
     errors: dict[str, list[str]] = {}
     for key, value in data.items():
         if key not in allowed:
@@ -38,10 +69,13 @@ def panel_type_errors(data: dict, allowed: tuple[str, ...] = PANEL_FIELDS) -> di
         elif key in NUMERIC_FIELDS:
             if value is None:
                 continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                errors[key] = [f"{key} {value!r} is not a number (null = not measured)"]
-            elif isinstance(value, int) and abs(value) > 1e15 or isinstance(value, float) and not math.isfinite(value):
-                errors[key] = [f"{key} is not a plausible number"]
+            problem = (
+                _lab_object_problem(key, value)
+                if key in LAB_TESTS and isinstance(value, dict)
+                else _number_problem(key, value)
+            )
+            if problem:
+                errors[key] = [problem]
         elif key in HISTORY_FLAGS:
             if not isinstance(value, bool):
                 errors[key] = [f"{key} {value!r} is not true or false"]
@@ -54,16 +88,46 @@ def panel_type_errors(data: dict, allowed: tuple[str, ...] = PANEL_FIELDS) -> di
     return errors
 
 
-def _lab_field(name: str) -> serializers.FloatField:
+def _lab_value_schema(name: str) -> dict:
+    """OpenAPI: a number in our unit, or {"value", "unit"} in any unit of the test (the accepted units listed)."""
+    test = LAB_TESTS[name]
+    accepted = units.accepted(name)
+    return {
+        "oneOf": [
+            {"type": "number", "minimum": test.plausible_min, "maximum": test.plausible_max},
+            {
+                "type": "object",
+                "properties": {
+                    "value": {"type": "number", "minimum": 0},
+                    "unit": {
+                        "type": "string",
+                        "description": f"UCUM code, one of {', '.join(accepted)}; common spellings such as "
+                        "µg/dL, µIU/mL, mUI/L or pmol/l are read as their code.",
+                        "examples": accepted,
+                    },
+                },
+                "required": ["value", "unit"],
+                "additionalProperties": False,
+            },
+        ],
+        "nullable": True,
+    }
+
+
+def _lab_field(name: str) -> serializers.Field:
     test = LAB_TESTS[name]
     unit = f" in {test.unit}" if test.unit else " (ratio)"
-    return serializers.FloatField(
+
+    @extend_schema_field(_lab_value_schema(name))
+    class LabValueField(serializers.Field):
+        pass
+
+    return LabValueField(
         required=False,
         allow_null=True,
-        min_value=test.plausible_min,
-        max_value=test.plausible_max,
-        help_text=f"{test.label}{unit}; null or absent = not measured. Reference {test.reference_low}-"
-        f"{test.reference_high}.",
+        help_text=f'{test.label}{unit}, or {{"value": ..., "unit": ...}} in the unit the lab sent (converted; '
+        f"accepted units: {', '.join(units.accepted(name))}); null or absent = not measured. Reference "
+        f"{test.reference_low}-{test.reference_high}.",
     )
 
 
@@ -118,6 +182,21 @@ class ProbabilitiesSerializer(serializers.Serializer):
     hypothyroid = serializers.FloatField(min_value=0, max_value=1)
 
 
+class PatternSerializer(serializers.Serializer):
+    """The guideline reading of the values (mlcore.reading), beside the model's answer."""
+
+    code = serializers.ChoiceField(choices=list(reading.CODES), help_text="e.g. overt_primary_hypothyroidism")
+    message = serializers.CharField(help_text="The reading in words.")
+    thyroxine = serializers.ChoiceField(
+        choices=list(rules.THYROXINE_PREFERENCE), allow_null=True, help_text="The thyroxine measure read."
+    )
+    T3 = serializers.ChoiceField(choices=list(reading.T3_PREFERENCE), allow_null=True, help_text="The T3 read.")
+    levels = serializers.DictField(
+        child=serializers.CharField(), required=False, help_text="low, normal or high per test read."
+    )
+    missing = serializers.ListField(child=serializers.CharField(), required=False, help_text="When not readable.")
+
+
 class PredictionResultSerializer(serializers.Serializer):
     """The shape of a prediction (documentation of the predict endpoints' answers)."""
 
@@ -126,6 +205,7 @@ class PredictionResultSerializer(serializers.Serializer):
     uncertain = serializers.BooleanField(help_text="Low confidence or unusual input: refer for review.")
     explanation = ExplanationItemSerializer(many=True)
     model_version = serializers.CharField()
+    pattern = PatternSerializer(allow_null=True, help_text="The guideline reading of the values.")
 
 
 class PredictResponseSerializer(PredictionResultSerializer):
@@ -158,6 +238,7 @@ class PredictionSerializer(serializers.ModelSerializer):
     model_version = serializers.CharField(source="model_version.version", read_only=True)
     probabilities = ProbabilitiesSerializer(read_only=True)
     explanation = ExplanationItemSerializer(many=True, read_only=True)
+    pattern = serializers.SerializerMethodField(help_text="The guideline reading of the values, when made.")
 
     class Meta:
         model = Prediction
@@ -170,15 +251,22 @@ class PredictionSerializer(serializers.ModelSerializer):
             "probabilities",
             "uncertain",
             "explanation",
+            "pattern",
             "created_at",
         ]
         read_only_fields = fields
+
+    def get_pattern(self, prediction: Prediction) -> PatternSerializer(allow_null=True):  # type: ignore[valid-type]
+        return with_message(prediction.pattern)
 
 
 class PanelSerializer(serializers.ModelSerializer):
     prediction = serializers.SerializerMethodField(help_text="The most recent prediction, if scored.")
     diagnosis_class = serializers.CharField(
         read_only=True, help_text="Known class (normal, hyperthyroid, hypothyroid, other); empty when unknown."
+    )
+    received = serializers.DictField(
+        read_only=True, help_text='Lab values as sent with their unit: {"TT4": {"value": 8.1, "unit": "ug/dL"}}.'
     )
 
     class Meta:
@@ -191,6 +279,7 @@ class PanelSerializer(serializers.ModelSerializer):
             *HISTORY_FLAGS,
             "referral_source",
             *LAB_TESTS,
+            "received",
             "source",
             "diagnosis_class",
             "created_at",

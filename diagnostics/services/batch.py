@@ -35,6 +35,7 @@ from diagnostics.services.jobs import RequestRefused, claim_job, enqueue, fail_j
 from diagnostics.services.panels import PANEL_VALUE_FIELDS
 from diagnostics.services.registry import active_model_version, load_predictor
 from diagnostics.services.uploads import read_within_limit
+from mlcore import reading
 from mlcore.data import ReadResult, RowError, read_csv, read_uci
 from mlcore.schema import CLASSES, INPUT_FIELDS
 
@@ -51,6 +52,7 @@ RESULT_COLUMNS = (
     "predicted_class",
     *(f"p_{name}" for name in CLASSES),
     "uncertain",
+    "pattern",
 )
 _RECORD_NUMBER_MAX = Patient._meta.get_field("record_number").max_length
 _DIAGNOSIS_MAX = LabPanel._meta.get_field("diagnosis_raw").max_length
@@ -521,6 +523,7 @@ PANEL_COLUMNS = (
     "diagnosis_class",
     "created_by_id",
     "created_at",
+    "received",
     *PANEL_VALUE_FIELDS,
 )
 PREDICTION_COLUMNS = (
@@ -578,6 +581,7 @@ def _store_chunk(
             record.get("label") or "",
             job.created_by_id,
             now,
+            record.get("received") or {},
             *(record[name] for name in PANEL_VALUE_FIELDS),
         )
         for record, patient_id, ref in zip(records, patient_ids, refs, strict=True)
@@ -611,7 +615,8 @@ def _csv_line(values) -> str:
 
 
 def _result_rows(job: ScoringJob, records: list[dict], scored: list[tuple], *, uci: bool) -> str:
-    """Rows of the results CSV (input columns, predicted class, probabilities, uncertain) for scored records."""
+    """Rows of the results CSV (input columns, predicted class, probabilities, uncertain, the guideline
+    reading's code) for scored records."""
     out = io.StringIO()
     writer = csv.writer(out)
     for record, (predicted_class, *probabilities, uncertain) in zip(records, scored, strict=True):
@@ -628,6 +633,7 @@ def _result_rows(job: ScoringJob, records: list[dict], scored: list[tuple], *, u
                 predicted_class,
                 *(round(p, 4) for p in probabilities),
                 _FLAG_TEXT[uncertain],
+                reading.read_panel(record)["code"],
             ]
         )
     return out.getvalue()

@@ -22,6 +22,7 @@ from diagnostics.models import LabPanel, Patient, Prediction
 from diagnostics.services.audit import record_event
 from diagnostics.services.panels import create_panel, get_or_create_patient
 from diagnostics.services.scoring import score_panel
+from mlcore import units
 from mlcore.schema import CLASSES, LAB_TESTS, validate_panel_all
 
 LOINC = "http://loinc.org"
@@ -33,33 +34,25 @@ THYROWEB_LAB = "urn:thyroweb:fhir:lab"
 RECORD_NUMBER_SYSTEM = "urn:thyroweb:fhir:record-number"
 MAX_ENTRIES = 1000
 
-# Factors from the unit a lab reports to the unit ThyroWeb stores (LAB_TESTS[field].unit).
-_TSH_UNITS = {"m[IU]/L": 1.0, "mIU/L": 1.0, "mU/L": 1.0, "u[IU]/mL": 1.0, "uIU/mL": 1.0, "[iU]/L": 1000.0}
-_TT4_MOLAR = {"nmol/L": 1.0, "pmol/L": 0.001}
-_TT4_MASS = {"ug/dL": 12.87, "ug/L": 1.287, "ng/mL": 1.287, "ng/dL": 0.01287}
-_T3_MOLAR = {"nmol/L": 1.0, "pmol/L": 0.001}
-_T3_MASS = {"ng/dL": 0.01536, "ng/mL": 1.536, "ug/L": 1.536, "pg/mL": 0.001536}
-_TBG_MASS = {"ug/mL": 1.0, "mg/L": 1.0, "mg/dL": 10.0, "ug/L": 0.001}
-_RATIO = {"1": 1.0, "{ratio}": 1.0}
-
-# (system, code) -> (field, accepted units with factors).
+# (system, code) -> (field, accepted UCUM units with their factors to ThyroWeb's unit): the one conversion
+# table (mlcore.units), a molar LOINC code to molar units and a mass code to mass units.
 CODES: dict[tuple[str, str], tuple[str, dict[str, float]]] = {
-    (LOINC, "3016-3"): ("TSH", _TSH_UNITS),
-    (LOINC, "14921-1"): ("TT4", _TT4_MOLAR),
-    (LOINC, "3026-2"): ("TT4", _TT4_MASS),
-    (LOINC, "14930-2"): ("T3", _T3_MOLAR),
-    (LOINC, "3053-6"): ("T3", _T3_MASS),
-    (LOINC, "3021-3"): ("TBG", _TBG_MASS),
-    (THYROWEB_LAB, "T4U"): ("T4U", _RATIO),
-    (THYROWEB_LAB, "FTI"): ("FTI", {"nmol/L": 1.0}),
-    (LOINC, "30525-0"): ("age", {"a": 1.0, "mo": 1 / 12}),
+    (LOINC, "3016-3"): ("TSH", units.CONVERSIONS["TSH"]),
+    (LOINC, "14921-1"): ("TT4", units.MOLAR["TT4"]),
+    (LOINC, "3026-2"): ("TT4", units.MASS["TT4"]),
+    (LOINC, "14930-2"): ("T3", units.MOLAR["T3"]),
+    (LOINC, "3053-6"): ("T3", units.MASS["T3"]),
+    (LOINC, "14920-3"): ("FT4", units.MOLAR["FT4"]),
+    (LOINC, "3024-7"): ("FT4", units.MASS["FT4"]),
+    (LOINC, "14928-6"): ("FT3", units.MOLAR["FT3"]),
+    (LOINC, "3051-0"): ("FT3", units.MASS["FT3"]),
+    (LOINC, "3021-3"): ("TBG", units.MASS["TBG"]),
+    (THYROWEB_LAB, "T4U"): ("T4U", units.CONVERSIONS["T4U"]),
+    (THYROWEB_LAB, "FTI"): ("FTI", units.CONVERSIONS["FTI"]),
+    (LOINC, "30525-0"): ("age", units.CONVERSIONS["age"]),
 }
-# Known codes the model does not use: ignored with a warning saying why.
+# Known codes ThyroWeb does not use: ignored with a warning saying why.
 IGNORED = {
-    (LOINC, "3024-7"): "free T4 is not an input of the model",
-    (LOINC, "14920-3"): "free T4 is not an input of the model",
-    (LOINC, "3051-0"): "free T3 is not an input of the model",
-    (LOINC, "14928-6"): "free T3 is not an input of the model",
     (LOINC, "3050-2"): (
         "T3 resin uptake in % cannot be converted to the T4 uptake ratio (T4U) without the laboratory's "
         f"reference pool; send T4U as a ratio under {THYROWEB_LAB} code T4U"
@@ -74,6 +67,8 @@ EXPORT_CODES = {
     "T4U": (THYROWEB_LAB, "T4U", "T4 uptake (ratio)", "1"),
     "FTI": (THYROWEB_LAB, "FTI", "Free thyroxine index (TT4/T4U)", "nmol/L"),
     "TBG": (LOINC, "3021-3", "Thyroxine binding globulin [Mass/volume] in Serum or Plasma", "ug/mL"),
+    "FT4": (LOINC, "14920-3", "Thyroxine (T4) free [Moles/volume] in Serum or Plasma", "pmol/L"),
+    "FT3": (LOINC, "14928-6", "Triiodothyronine (T3) free [Moles/volume] in Serum or Plasma", "pmol/L"),
     "age": (LOINC, "30525-0", "Age", "a"),
 }
 _FINAL_STATUSES = {"final", "amended", "corrected", "preliminary"}
@@ -95,6 +90,7 @@ class ParsedPanel:
     collected_at: datetime | None
     values: dict[str, float] = field(default_factory=dict)
     paths: dict[str, str] = field(default_factory=dict)
+    received: dict[str, dict] = field(default_factory=dict)
 
 
 @dataclass
@@ -170,12 +166,18 @@ def _coding_key(code: dict) -> tuple[tuple[str, str] | None, list[tuple[str, str
     return None, seen
 
 
-def _unit_of(quantity: dict) -> str | None:
+def _unit_of(quantity: dict, name: str, accepted: dict[str, float]) -> tuple[str | None, str | None]:
+    """(the UCUM code of the quantity's unit among the accepted ones, or None; the unit as written).
+
+    A UCUM ``code`` is read as it is; a unit written as text only (``µg/dL``, ``mUI/L``) is mapped to
+    its UCUM code when that is unambiguous (mlcore.units)."""
     code = quantity.get("code")
-    if isinstance(code, str) and code and quantity.get("system") in (None, UCUM):
-        return code
-    unit = quantity.get("unit")
-    return unit if isinstance(unit, str) and unit else None
+    written = code if isinstance(code, str) and code and quantity.get("system") in (None, UCUM) else None
+    if written is None:
+        unit = quantity.get("unit")
+        written = unit if isinstance(unit, str) and unit else None
+    mapped = units.ucum_code(name, written)
+    return (mapped if mapped in accepted else None), written
 
 
 def _subject_key(subject, path: str, errors: _Errors, patients_by_url: dict[str, dict]) -> tuple | None:
@@ -279,7 +281,7 @@ def parse_bundle(bundle) -> ParsedBundle:
         if key in IGNORED:
             parsed.warnings.append(f"{path}.code: {key[0]}|{key[1]} ignored: {IGNORED[key]}")
             continue
-        name, units = CODES[key]
+        name, accepted = CODES[key]
         when = _parse_when(resource.get("effectiveDateTime"), path + ".effectiveDateTime", errors)
         panel = by_time.setdefault(when, ParsedPanel(collected_at=when))
         if name in panel.values or name in panel.paths:
@@ -298,11 +300,11 @@ def parse_bundle(bundle) -> ParsedBundle:
         if not _is_number(value):
             errors.add(path + ".valueQuantity.value", f"{name} value {value!r} is not a number")
             continue
-        unit = _unit_of(quantity)
-        if unit not in units:
+        unit, written = _unit_of(quantity, name, accepted)
+        if unit is None:
             errors.add(
                 path + ".valueQuantity.unit",
-                f"{name} unit {unit!r} is not one ThyroWeb can convert (accepted UCUM codes: {', '.join(units)})",
+                f"{name} unit {written!r} is not one ThyroWeb can convert (accepted UCUM codes: {', '.join(accepted)})",
             )
             continue
         comparator = quantity.get("comparator")
@@ -311,8 +313,10 @@ def parse_bundle(bundle) -> ParsedBundle:
                 errors.add(path + ".valueQuantity.comparator", f"comparator {comparator!r} is not <, <=, > or >=")
                 continue
             parsed.warnings.append(f"{path}: {name} reported as {comparator} a bound; stored as the bound")
-        panel.values[name] = round(float(value) * units[unit], 6)
+        panel.values[name] = round(float(value) * accepted[unit], 6)
         panel.paths[name] = path + ".valueQuantity.value"
+        if name in LAB_TESTS:
+            panel.received[name] = {"value": value, "unit": written}
 
     if len(subjects) > 1:
         errors.add("entry", "all Observations must be about the same Patient")
@@ -344,7 +348,7 @@ def parse_bundle(bundle) -> ParsedBundle:
     errors.raise_if_any()
     parsed.panels = [p for p in by_time.values() if p.values or p.paths]
     if not parsed.panels:
-        raise FhirError({"entry": ["no Observation of a test ThyroWeb uses (TSH, T3, TT4, T4U, FTI, TBG, age)"]})
+        raise FhirError({"entry": [f"no Observation of a test ThyroWeb uses ({', '.join(LAB_TESTS)}, age)"]})
     return parsed
 
 
@@ -417,6 +421,7 @@ def import_bundle(*, bundle, user, request=None) -> ImportResult:
             request=request,
             collected_at=panel_data.collected_at,
             source_ref=ref,
+            received=panel_data.received,
         )
         panels.append(panel)
         predictions.append(score_panel(panel=panel, user=user, request=request))

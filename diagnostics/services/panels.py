@@ -34,8 +34,10 @@ def create_panel(
     request=None,
     collected_at: datetime | None = None,
     source_ref: str = "",
+    received: dict | None = None,
 ) -> LabPanel:
-    """Store one validated panel for a patient and record it in the audit trail."""
+    """Store one validated panel for a patient and record it in the audit trail; ``received`` keeps the
+    values that came with a unit as they were sent (mlcore.units.convert_panel)."""
     if clean.get("sex") and not patient.sex:
         patient.sex = clean["sex"]
         patient.save(update_fields=["sex", "updated_at"])
@@ -44,6 +46,7 @@ def create_panel(
         collected_at=collected_at or timezone.now(),
         source=source,
         source_ref=source_ref,
+        received=received or {},
         created_by=user if user is not None and user.is_authenticated else None,
         **panel_values(clean),
     )

@@ -9,10 +9,12 @@ from diagnostics.access import CLINICIAN, role_required
 from diagnostics.forms import LabPanelForm, tidy_message
 from diagnostics.indices import derived_indices
 from diagnostics.models import LabPanel, Patient
+from diagnostics.patterns import not_used_fields, not_used_message, pattern_message
 from diagnostics.services.audit import record_event
 from diagnostics.services.panels import create_panel, get_or_create_patient
 from diagnostics.services.scoring import explanation_of, score_panel
 from diagnostics.templatetags.pages import lab_number
+from mlcore import units
 from mlcore.schema import HISTORY_FLAGS, LAB_TESTS, value_warning
 
 logger = logging.getLogger(__name__)
@@ -33,6 +35,7 @@ def _save_and_score(form: LabPanelForm, request) -> LabPanel:
             user=request.user,
             request=request,
             collected_at=form.cleaned_data["collected_at"],
+            received=form.received,
         )
         score_panel(panel=panel, user=request.user, request=request)
     return panel
@@ -74,14 +77,32 @@ def panel_detail(request, pk: int):
         "probabilities": _probability_rows(prediction),
         "explanation": explanation_of(prediction) if prediction is not None else [],
         "indices": derived_indices(values),
+        "pattern": prediction.pattern if prediction is not None else None,
+        "pattern_message": pattern_message(prediction.pattern) if prediction is not None else "",
+        "not_used": not_used_message(not_used_fields(prediction.warnings)) if prediction is not None else "",
         "lab_rows": [
-            {"test": test, "value": values[name], "out_of_range": _out_of_range(test, values[name])}
+            {
+                "test": test,
+                "value": values[name],
+                "out_of_range": _out_of_range(test, values[name]),
+                "received": _as_received(panel.received.get(name), name),
+            }
             for name, test in LAB_TESTS.items()
         ],
+        "any_received": bool(panel.received),
         "warnings": [_unusual_value(name, values[name]) for name in LAB_TESTS if value_warning(name, values[name])],
         "flags": [panel._meta.get_field(f).verbose_name for f in HISTORY_FLAGS if getattr(panel, f)],
     }
     return render(request, "diagnostics/panel_detail.html", context)
+
+
+def _as_received(received, name: str) -> dict | None:
+    """The value and unit a lab sent, when they were not already ThyroWeb's (nothing to add otherwise)."""
+    if not isinstance(received, dict) or "value" not in received:
+        return None
+    if units.ucum_code(name, str(received.get("unit") or "")) == units.our_unit(name):
+        return None
+    return {"value": received["value"], "unit": received.get("unit", "")}
 
 
 def _probability_rows(prediction) -> list[dict]:

@@ -15,25 +15,36 @@ from diagnostics.api.serializers import (
     PredictRequestSerializer,
     PredictResponseSerializer,
     panel_type_errors,
+    split_lab_units,
 )
 from diagnostics.api.views.base import ApiViewMixin, require_object
 from diagnostics.models import LabPanel, Patient
+from diagnostics.patterns import not_used_fields, with_message
 from diagnostics.services.audit import record_event
 from diagnostics.services.panels import create_panel, get_or_create_patient
 from diagnostics.services.registry import active_model_version, load_predictor
 from diagnostics.services.scoring import predict_values, score_panel
+from mlcore import units
 from mlcore.schema import CLASSES, LAB_TESTS, validate_panel_all, value_warning
 
 MAX_BULK_PANELS = 10_000
 
 
 def panel_errors(data: dict) -> tuple[dict | None, dict[str, list[str]]]:
-    """(clean panel, {}) or (None, every field's problems): JSON types first, then mlcore's ranges."""
+    """(clean panel, {}) or (None, every field's problems): JSON types first, then units and mlcore's ranges.
+
+    A lab sent as {"value", "unit"} is converted to our unit (mlcore.units); the clean panel's
+    ``received`` keeps it as sent."""
     errors = panel_type_errors(data)
-    clean, problems = validate_panel_all({key: value for key, value in data.items() if key not in errors})
-    for problem in problems:
+    plain, given = split_lab_units({key: value for key, value in data.items() if key not in errors})
+    values, received, unit_problems = units.convert_panel(plain, given)
+    clean, problems = validate_panel_all({key: value for key, value in values.items() if key not in {
+        problem.field for problem in unit_problems}})  # fmt: skip
+    for problem in [*unit_problems, *problems]:
         errors.setdefault(problem.field, []).append(problem.message)
-    return (None, errors) if errors else (clean, {})
+    if errors:
+        return None, errors
+    return {**clean, "received": received}, {}
 
 
 def validated_panel(data: dict) -> dict:
@@ -50,7 +61,17 @@ def result_data(result, version: str) -> dict:
         "uncertain": bool(result.uncertain),
         "explanation": result.explanation,
         "model_version": version,
+        "pattern": with_message(result.pattern),
     }
+
+
+def api_warnings(clean: dict, coded: list[dict]) -> list[str]:
+    """Unusual values and the entered values the model did not use (free hormones), in words."""
+    warnings = [w for w in (value_warning(name, clean[name]) for name in LAB_TESTS) if w]
+    unused = not_used_fields(coded)
+    if unused:
+        warnings.append(f"not_used_by_model: {', '.join(unused)} not used by the model (trained without free hormones)")
+    return warnings
 
 
 def pop_collected_at(data: dict, errors: dict):
@@ -73,6 +94,7 @@ def store_and_score(*, patient: Patient, clean: dict, collected_at, request):
         user=request.user,
         request=request,
         collected_at=collected_at,
+        received=clean.get("received"),
     )
     return panel, score_panel(panel=panel, user=request.user, request=request)
 
@@ -112,11 +134,10 @@ class Predict(ApiViewMixin, APIView):
         data = dict(require_object(request.data))
         record_number, store, collected_at = _pop_options(data)
         clean = validated_panel(data)
-        warnings = [w for w in (value_warning(name, clean[name]) for name in LAB_TESTS) if w]
         if not store:
             # Nothing stored and no patient: no audit row (a synchronous commit per call would halve throughput).
             result, version = predict_values(clean)
-            return Response({**result_data(result, version.version), "warnings": warnings})
+            return Response({**result_data(result, version.version), "warnings": api_warnings(clean, result.warnings)})
         with transaction.atomic():
             existing = Patient.objects.filter(record_number=record_number).first()
             if existing is not None and existing.deleted_at is not None:
@@ -133,7 +154,8 @@ class Predict(ApiViewMixin, APIView):
             "uncertain": prediction.uncertain,
             "explanation": prediction.explanation,
             "model_version": prediction.model_version.version,
-            "warnings": warnings,
+            "pattern": with_message(prediction.pattern),
+            "warnings": api_warnings(clean, prediction.warnings),
             "patient_id": patient.pk,
             "panel_id": panel.pk,
             "prediction_id": prediction.pk,
