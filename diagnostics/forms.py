@@ -1,12 +1,25 @@
 """Page forms. Lab values are validated by ``mlcore.schema`` (the one source of ranges and units)."""
 
+import hashlib
+import json
+
 from django import forms
 from django.utils import timezone
 from django.utils.formats import get_format, sanitize_separators
 from django.utils.translation import gettext_lazy as _
 
 from diagnostics.models import SEX_CHOICES, LabPanel, ModelVersion, Patient
-from mlcore.schema import AGE_MAX, AGE_MIN, HISTORY_FLAGS, LAB_TESTS, REFERRAL_SOURCES, InputError, validate_panel_all
+from mlcore import rules
+from mlcore.schema import (
+    AGE_MAX,
+    AGE_MIN,
+    HISTORY_FLAGS,
+    LAB_TESTS,
+    REFERRAL_SOURCES,
+    InputError,
+    check_has_lab_value,
+    validate_panel_all,
+)
 
 NUMERIC_FIELDS = ("age", *LAB_TESTS)
 
@@ -77,8 +90,18 @@ class DecimalTextInput(forms.TextInput):
         super().__init__({"inputmode": "decimal", "autocomplete": "off", "size": 8, **(attrs or {})})
 
 
+def warnings_digest(warnings: list[rules.Reason]) -> str:
+    """A short fingerprint of the warnings a user was shown (a confirmation counts for these only)."""
+    text = json.dumps([warning.to_dict() for warning in warnings], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 class LabPanelForm(forms.Form):
-    """A new lab panel for an existing or a new patient."""
+    """A new lab panel for an existing or a new patient.
+
+    Values that raise input warnings (mlcore.rules.input_warnings: a suspected unit, an unusual value...)
+    are saved only once the user has seen the warnings and confirmed that the values are checked.
+    """
 
     record_number = forms.CharField(label=_("Medical record number"), max_length=64)
     new_patient = forms.BooleanField(label=_("New patient (create this record number)"), required=False)
@@ -104,8 +127,13 @@ class LabPanelForm(forms.Form):
                 label=name, required=False, max_length=32, widget=DecimalTextInput(), help_text=_lab_help(name)
             )
             self.fields[name].test = test
+        self.fields["confirm_warnings"] = forms.BooleanField(
+            label=_("I have checked these values"), required=False
+        )
+        self.fields["warnings_shown"] = forms.CharField(required=False, widget=forms.HiddenInput, max_length=64)
         self.patient: Patient | None = None
         self.clean_panel: dict | None = None
+        self.input_warnings: list[rules.Reason] = []
 
     @property
     def flag_fields(self):
@@ -129,8 +157,32 @@ class LabPanelForm(forms.Form):
         for error in errors:
             field = error.field if error.field in self.fields else None
             self.add_error(field, tidy_message(localized_error(error, raw.get(error.field) or "")))
+        if clean_panel is not None:
+            try:
+                check_has_lab_value(clean_panel)
+            except InputError:
+                self.add_error(
+                    None,
+                    _("Enter at least one lab value (%(tests)s); TSH is needed for an assessment.")
+                    % {"tests": ", ".join(LAB_TESTS)},
+                )
+            self.input_warnings = rules.input_warnings(clean_panel)
         self.clean_panel = clean_panel
         return cleaned
+
+    @property
+    def needs_confirmation(self) -> bool:
+        """The values raise warnings that the user has not confirmed (on this very set of warnings)."""
+        if not self.input_warnings:
+            return False
+        digest = warnings_digest(self.input_warnings)
+        confirmed = self.cleaned_data.get("confirm_warnings") and self.cleaned_data.get("warnings_shown") == digest
+        if not confirmed:
+            # The next submission confirms what is shown now; a checkbox ticked for other values does not count.
+            self.data = self.data.copy()
+            self.data["warnings_shown"] = digest
+            self.data["confirm_warnings"] = ""
+        return not confirmed
 
     def _post_clean(self):
         super()._post_clean()

@@ -1,4 +1,4 @@
-"""Dashboard: counts, class distribution, predictions per day, active model metrics, uncertain predictions."""
+"""Dashboard: counts, class distribution, predictions per day, active model metrics, predictions to review."""
 
 import json
 
@@ -12,7 +12,7 @@ from tests.page_builders import make_panel, make_patient, make_prediction, make_
 pytestmark = pytest.mark.django_db
 
 
-def test_dashboard_counts_classes_days_model_and_uncertain_predictions(client_for, clinician):
+def test_dashboard_counts_classes_days_model_and_predictions_to_review(client_for, clinician):
     version = make_version("v-dash")
     make_version("v-cand", status=ModelVersion.Status.CANDIDATE)
     gone = make_patient("MRN-GONE", deleted_at=timezone.now())
@@ -34,7 +34,7 @@ def test_dashboard_counts_classes_days_model_and_uncertain_predictions(client_fo
     }
     assert context["active_version"] == version
     assert {m["key"]: m["value"] for m in context["headline"]}["recall_hyperthyroid"] == 0.91
-    assert [p.panel.patient.record_number for p in context["uncertain"]] == ["MRN-DASH"]  # deleted patients hidden
+    assert [p.panel.patient.record_number for p in context["needs_review"]] == ["MRN-DASH"]  # deleted patients hidden
     html = response.content.decode()
     start = html.index('<script id="dashboard-data" type="application/json">')
     data = json.loads(html[html.index(">", start) + 1 : html.index("</script>", start)])

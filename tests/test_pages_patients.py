@@ -94,5 +94,5 @@ def test_patient_page_has_each_lab_history_with_its_reference_interval(client_fo
     html = response.content.decode()
     assert 'id="lab-history"' in html and 'id="chart-TSH"' in html
     assert reverse("panel_detail", args=[first.pk]) in html
-    assert "0.80" in html  # the prediction's probability beside its panel
+    assert "80 %" in html  # the prediction's probability beside its panel, as a percentage
     assert "<script>" not in html.replace("<script src=", "")  # no inline script (CSP)

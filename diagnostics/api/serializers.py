@@ -9,9 +9,12 @@ import math
 from datetime import date
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from diagnostics.models import LabPanel, ModelVersion, Patient, Prediction, ScoringJob, TrainingRun
+from diagnostics.reasons import with_messages
+from mlcore import rules
 from mlcore.schema import AGE_MAX, AGE_MIN, CLASSES, HISTORY_FLAGS, LAB_TESTS, REFERRAL_SOURCES, SEXES
 
 NUMERIC_FIELDS = ("age", *LAB_TESTS)
@@ -106,10 +109,15 @@ class BulkPredictRequestSerializer(serializers.Serializer):
 
 
 class ExplanationItemSerializer(serializers.Serializer):
-    text = serializers.CharField(help_text="e.g. 'TSH 45 mU/L pushed towards hypothyroid'")
+    text = serializers.CharField(help_text="e.g. 'TSH 45 mU/L pushed towards hypothyroid (+97 points)'")
     feature = serializers.CharField(required=False)
-    towards = serializers.ChoiceField(choices=CLASSES, required=False)
-    contribution = serializers.FloatField(required=False)
+    towards = serializers.ChoiceField(
+        choices=CLASSES, required=False, help_text="The class whose probability this input raised most."
+    )
+    contribution = serializers.FloatField(required=False, help_text="How much it raised that probability (0-1).")
+    contributions = serializers.DictField(
+        child=serializers.FloatField(), required=False, help_text="Signed change of each class's probability."
+    )
 
 
 class ProbabilitiesSerializer(serializers.Serializer):
@@ -118,18 +126,42 @@ class ProbabilitiesSerializer(serializers.Serializer):
     hypothyroid = serializers.FloatField(min_value=0, max_value=1)
 
 
-class PredictionResultSerializer(serializers.Serializer):
+REASON_CODES = sorted({*rules.REFERRAL_CODES, *rules.NOT_ASSESSED_CODES, *rules.WARNING_CODES})
+
+
+class ReasonSerializer(serializers.Serializer):
+    """A coded reason (why refer, why not assessed) or input warning."""
+
+    code = serializers.ChoiceField(choices=REASON_CODES, help_text="Stable code (mlcore.rules).")
+    params = serializers.DictField(help_text="The values the rule found, e.g. {field, value, unit}.")
+    message = serializers.CharField(help_text="The reason in plain words, in the request's language.")
+
+
+OUTCOME_HELP = (
+    "assessed: class and probabilities can be relied on; refer: class and probabilities given, but a "
+    "clinician must look (see reasons); not_assessed: no class (the panel lacks what the model needs, "
+    "see reasons)."
+)
+
+
+class OutcomeFieldsSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=rules.OUTCOMES, help_text=OUTCOME_HELP)
+    reasons = ReasonSerializer(many=True, help_text="Why refer or why not assessed; empty when assessed.")
+    warnings = ReasonSerializer(many=True, help_text="Input values to check (suspected unit, unusual value...).")
+    pattern = serializers.DictField(allow_null=True, help_text="The guideline reading of the values, when made.")
+
+
+class PredictionResultSerializer(OutcomeFieldsSerializer):
     """The shape of a prediction (documentation of the predict endpoints' answers)."""
 
-    predicted_class = serializers.ChoiceField(choices=CLASSES)
-    probabilities = ProbabilitiesSerializer()
-    uncertain = serializers.BooleanField(help_text="Low confidence or unusual input: refer for review.")
+    predicted_class = serializers.ChoiceField(choices=CLASSES, allow_null=True, help_text="null when not assessed.")
+    probabilities = ProbabilitiesSerializer(allow_null=True, help_text="null when not assessed.")
+    uncertain = serializers.BooleanField(help_text="True whenever the outcome is not assessed (refer for review).")
     explanation = ExplanationItemSerializer(many=True)
     model_version = serializers.CharField()
 
 
 class PredictResponseSerializer(PredictionResultSerializer):
-    warnings = serializers.ListField(child=serializers.CharField(), help_text="Accepted but unusual values.")
     patient_id = serializers.IntegerField(required=False, help_text="With store=true.")
     panel_id = serializers.IntegerField(required=False, help_text="With store=true.")
     prediction_id = serializers.IntegerField(required=False, help_text="With store=true.")
@@ -156,7 +188,12 @@ class PatientSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 class PredictionSerializer(serializers.ModelSerializer):
     patient = serializers.IntegerField(source="panel.patient_id", read_only=True)
     model_version = serializers.CharField(source="model_version.version", read_only=True)
-    probabilities = ProbabilitiesSerializer(read_only=True)
+    outcome = serializers.ChoiceField(choices=rules.OUTCOMES, read_only=True, help_text=OUTCOME_HELP)
+    predicted_class = serializers.SerializerMethodField(help_text="null when not assessed.")
+    probabilities = ProbabilitiesSerializer(read_only=True, allow_null=True, help_text="null when not assessed.")
+    reasons = serializers.SerializerMethodField(help_text="Why refer or why not assessed; empty when assessed.")
+    warnings = serializers.SerializerMethodField(help_text="Input values to check.")
+    pattern = serializers.DictField(read_only=True, allow_null=True, help_text="The guideline reading, when made.")
     explanation = ExplanationItemSerializer(many=True, read_only=True)
 
     class Meta:
@@ -166,13 +203,29 @@ class PredictionSerializer(serializers.ModelSerializer):
             "panel",
             "patient",
             "model_version",
+            "outcome",
             "predicted_class",
             "probabilities",
             "uncertain",
+            "reasons",
+            "warnings",
+            "pattern",
             "explanation",
             "created_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=CLASSES, allow_null=True))
+    def get_predicted_class(self, prediction: Prediction) -> str | None:
+        return prediction.predicted_class or None
+
+    @extend_schema_field(ReasonSerializer(many=True))
+    def get_reasons(self, prediction: Prediction) -> list[dict]:
+        return with_messages(prediction.reasons)
+
+    @extend_schema_field(ReasonSerializer(many=True))
+    def get_warnings(self, prediction: Prediction) -> list[dict]:
+        return with_messages(prediction.warnings)
 
 
 class PanelSerializer(serializers.ModelSerializer):

@@ -18,19 +18,26 @@ from diagnostics.api.serializers import (
 )
 from diagnostics.api.views.base import ApiViewMixin, require_object
 from diagnostics.models import LabPanel, Patient
+from diagnostics.reasons import with_messages
 from diagnostics.services.audit import record_event
 from diagnostics.services.panels import create_panel, get_or_create_patient
 from diagnostics.services.registry import active_model_version, load_predictor
 from diagnostics.services.scoring import predict_values, score_panel
-from mlcore.schema import CLASSES, LAB_TESTS, validate_panel_all, value_warning
+from mlcore.schema import CLASSES, InputError, check_has_lab_value, validate_panel_all
 
 MAX_BULK_PANELS = 10_000
 
 
 def panel_errors(data: dict) -> tuple[dict | None, dict[str, list[str]]]:
-    """(clean panel, {}) or (None, every field's problems): JSON types first, then mlcore's ranges."""
+    """(clean panel, {}) or (None, every field's problems): JSON types first, then mlcore's ranges; a panel
+    without any lab value is refused under ``labs``."""
     errors = panel_type_errors(data)
     clean, problems = validate_panel_all({key: value for key, value in data.items() if key not in errors})
+    if clean is not None:
+        try:
+            check_has_lab_value(clean)
+        except InputError as problem:
+            problems.append(problem)
     for problem in problems:
         errors.setdefault(problem.field, []).append(problem.message)
     return (None, errors) if errors else (clean, {})
@@ -44,10 +51,16 @@ def validated_panel(data: dict) -> dict:
 
 
 def result_data(result, version: str) -> dict:
+    """A prediction (mlcore's PredictionResult or a stored Prediction) as the predict endpoints answer it."""
+    probabilities = result.probabilities
     return {
-        "predicted_class": result.predicted_class,
-        "probabilities": {name: float(result.probabilities[name]) for name in CLASSES},
+        "outcome": result.outcome,
+        "predicted_class": result.predicted_class or None,
+        "probabilities": {name: float(probabilities[name]) for name in CLASSES} if probabilities else None,
         "uncertain": bool(result.uncertain),
+        "reasons": with_messages(result.reasons),
+        "warnings": with_messages(result.warnings),
+        "pattern": result.pattern,
         "explanation": result.explanation,
         "model_version": version,
     }
@@ -112,11 +125,10 @@ class Predict(ApiViewMixin, APIView):
         data = dict(require_object(request.data))
         record_number, store, collected_at = _pop_options(data)
         clean = validated_panel(data)
-        warnings = [w for w in (value_warning(name, clean[name]) for name in LAB_TESTS) if w]
         if not store:
             # Nothing stored and no patient: no audit row (a synchronous commit per call would halve throughput).
             result, version = predict_values(clean)
-            return Response({**result_data(result, version.version), "warnings": warnings})
+            return Response(result_data(result, version.version))
         with transaction.atomic():
             existing = Patient.objects.filter(record_number=record_number).first()
             if existing is not None and existing.deleted_at is not None:
@@ -128,12 +140,7 @@ class Predict(ApiViewMixin, APIView):
                 patient=patient, clean=clean, collected_at=collected_at, request=request
             )
         body = {
-            "predicted_class": prediction.predicted_class,
-            "probabilities": prediction.probabilities,
-            "uncertain": prediction.uncertain,
-            "explanation": prediction.explanation,
-            "model_version": prediction.model_version.version,
-            "warnings": warnings,
+            **result_data(prediction, prediction.model_version.version),
             "patient_id": patient.pk,
             "panel_id": panel.pk,
             "prediction_id": prediction.pk,
