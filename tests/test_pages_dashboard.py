@@ -47,3 +47,27 @@ def test_dashboard_without_any_model_or_data(client_for, clinician):
     assert response.status_code == 200
     assert "No model version is active yet." in response.content.decode()
     assert response.context["recent_predictions"] == 0
+
+
+def test_review_list_holds_referrals_and_not_assessed_panels_with_their_first_reason(client_for, clinician):
+    version = make_version("v-review")
+    patient = make_patient("MRN-REVIEW")
+    make_prediction(make_panel(patient), version, "normal")  # assessed: not to review
+    unit = {"field": "TT4", "value": 17.0, "unit": "nmol/L", "suspected_unit": "ug/dL", "factor": 12.87,
+            "converted": 218.8}  # fmt: skip
+    referred = make_prediction(
+        make_panel(patient, TSH=0.01, TT4=17.0),
+        version,
+        outcome="refer",
+        reasons=[{"code": "unit_suspected", "params": unit}, {"code": "low_confidence", "params": {}}],
+    )
+    not_assessed = make_prediction(make_panel(patient, TSH=None), version, outcome="not_assessed")
+
+    response = client_for(clinician).get(reverse("dashboard"))
+
+    assert response.context["needs_review"] == [not_assessed, referred]  # newest first
+    html = response.content.decode()
+    assert "Recent predictions that need review" in html
+    assert "TT4 17 nmol/L looks like ug/dL: × 12.87 = 218.8 nmol/L — check the unit." in html
+    assert "TSH was not measured" in html and "the top probability is below" not in html  # first reason only
+    assert response.context["counts"]["predictions"] == 3
