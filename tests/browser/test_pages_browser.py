@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from diagnostics.models import LabPanel
-from tests.browser import CHROMIUM, LAUNCH_ARGS
+from tests.browser import CHROMIUM, LAUNCH_ARGS, log_in
 from tests.conftest import PASSWORD
 from tests.jobs_fixtures import active_version, small_model_dir  # noqa: F401 (fixtures)
 from tests.page_builders import make_panel, make_patient, make_prediction
@@ -45,28 +45,29 @@ def shot(page, name: str) -> Path:
     return path
 
 
+def clinician_page(playwright, live_server, problems: list[str]):
+    """Chromium logged in as the clinician; console errors, page errors and 4xx/5xx answers go to problems."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed at /usr/bin/chromium")
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.set_default_timeout(15_000)
+    log_in(page, live_server.url, "clin", PASSWORD)
+    return browser, page
+
+
 def test_clinician_enters_a_panel_and_reads_the_explained_prediction_in_english_and_french(live_server, scene):
     from playwright.sync_api import sync_playwright
 
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
     patient = scene["patient"]
     panels_before = LabPanel.objects.count()
     problems: list[str] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-GB")
-        page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-        page.set_default_timeout(15_000)
-
         # Log in; the dashboard draws its charts.
-        page.goto(f"{live_server.url}/accounts/login/")
-        page.fill("#id_username", "clin")
-        page.fill("#id_password", PASSWORD)
-        page.click("form.login button[type=submit]")
-        page.wait_for_url(f"{live_server.url}/")
+        browser, page = clinician_page(playwright, live_server, problems)
         page.wait_for_function(CANVAS_DRAWN, arg="chart-distribution")
         shot(page, "dashboard")
 
@@ -138,22 +139,11 @@ def test_clinician_enters_a_panel_and_reads_the_explained_prediction_in_english_
 def test_a_suspected_unit_is_confirmed_on_the_form_and_the_result_says_refer_with_its_reason(live_server, scene):
     from playwright.sync_api import sync_playwright
 
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
     patient = scene["patient"]
     panels_before = LabPanel.objects.count()
     problems: list[str] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-GB")
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-        page.set_default_timeout(15_000)
-        page.goto(f"{live_server.url}/accounts/login/")
-        page.fill("#id_username", "clin")
-        page.fill("#id_password", PASSWORD)
-        page.click("form.login button[type=submit]")
-        page.wait_for_url(f"{live_server.url}/")
+        browser, page = clinician_page(playwright, live_server, problems)
 
         # Total T4 typed in ug/dL: the form shows the warning and asks to confirm; nothing is saved yet.
         page.goto(f"{live_server.url}/panels/new/?patient={patient.pk}")
