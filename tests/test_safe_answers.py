@@ -371,3 +371,12 @@ def test_bulk_scoring_of_stored_panels_gives_each_its_outcome(active_version):  
                             by_panel[partial.pk].probabilities)  # fmt: skip
     assert_unit_referred(by_panel[unit.pk].outcome, by_panel[unit.pk].reasons, by_panel[unit.pk].warnings)
     assert_stored_not_assessed(by_panel[no_tsh.pk])
+
+
+def test_api_reason_messages_follow_the_request_language(machine):
+    body = api(machine, "post", "/api/v1/predict", UG_DL, HTTP_ACCEPT_LANGUAGE="fr").json()
+    (warning,) = [w for w in body["warnings"] if w["code"] == "unit_suspected"]
+    assert warning["message"] == (
+        "TT4 17 nmol/L ressemble à une valeur en ug/dL : × 12,87 = 218,8 nmol/L — vérifiez l’unité."
+    )
+    assert warning["params"]["converted"] == 218.8  # the values stay numbers
