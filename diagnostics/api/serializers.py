@@ -114,6 +114,12 @@ class ExplanationItemSerializer(serializers.Serializer):
     towards = serializers.ChoiceField(
         choices=CLASSES, required=False, help_text="The class whose probability this input raised most."
     )
+    against = serializers.ChoiceField(
+        choices=CLASSES,
+        required=False,
+        allow_null=True,
+        help_text="The class whose probability this input lowered most, when it lowered one noticeably.",
+    )
     contribution = serializers.FloatField(required=False, help_text="How much it raised that probability (0-1).")
     contributions = serializers.DictField(
         child=serializers.FloatField(), required=False, help_text="Signed change of each class's probability."
