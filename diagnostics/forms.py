@@ -170,15 +170,14 @@ class LabPanelForm(forms.Form):
         self.clean_panel = clean_panel
         return cleaned
 
-    @property
     def needs_confirmation(self) -> bool:
-        """The values raise warnings that the user has not confirmed (on this very set of warnings)."""
+        """Whether the valid values raise warnings the user has not confirmed (this very set of warnings);
+        if so, the form is made ready to ask: the next submission confirms the warnings shown now."""
         if not self.input_warnings:
             return False
         digest = warnings_digest(self.input_warnings)
         confirmed = self.cleaned_data.get("confirm_warnings") and self.cleaned_data.get("warnings_shown") == digest
-        if not confirmed:
-            # The next submission confirms what is shown now; a checkbox ticked for other values does not count.
+        if not confirmed:  # a checkbox ticked for other values, or without seeing the warnings, does not count
             self.data = self.data.copy()
             self.data["warnings_shown"] = digest
             self.data["confirm_warnings"] = ""

@@ -41,7 +41,7 @@ def _save_and_score(form: LabPanelForm, request) -> LabPanel:
 def panel_create(request):
     if request.method == "POST":
         form = LabPanelForm(request.POST)
-        if form.is_valid() and not form.needs_confirmation:
+        if form.is_valid() and not form.needs_confirmation():
             try:
                 panel = _save_and_score(form, request)
             except Exception as error:  # the model could not score: nothing was saved
