@@ -117,7 +117,11 @@ def _pop_options(data: dict) -> tuple[str | None, bool, object]:
     },
 )
 class Predict(ApiViewMixin, APIView):
-    """Score one panel with the active model; with ``patient`` the panel and prediction are stored."""
+    """Score one panel with the active model; with ``patient`` the panel and prediction are stored.
+
+    The answer's ``outcome`` says whether the class can be relied on (``assessed``), must be reviewed by a
+    clinician (``refer``, see ``reasons``) or cannot be given (``not_assessed``: no TSH). ``warnings`` name
+    input values to check. A panel without any lab value is refused (400, ``errors.labs``)."""
 
     required_role = CLINICIAN
 
@@ -157,7 +161,10 @@ class Predict(ApiViewMixin, APIView):
     },
 )
 class BulkPredict(ApiViewMixin, APIView):
-    """Score up to 10,000 panels in one request (nothing stored, no explanations); all valid or a 400."""
+    """Score up to 10,000 panels in one request (nothing stored, no explanations); all valid or a 400.
+
+    Each result has the outcome, reasons and warnings of a panel scored alone; a panel without any lab
+    value is refused (``errors["panels.<i>.labs"]``)."""
 
     required_role = CLINICIAN
 
