@@ -5,6 +5,7 @@ parameters; this module is the one place that words them (pages, API ``message``
 A code without a message here fails tests/test_reasons.py.
 """
 
+import math
 from collections.abc import Callable, Mapping
 
 from django.utils.formats import get_format
@@ -74,9 +75,10 @@ def _fti_convention(p: Mapping) -> str:
 def _low_confidence(p: Mapping) -> str:
     if p.get("probability") is None or p.get("threshold") is None:  # stored before the parameters existed
         return _("Low confidence: the top probability is below the model's threshold.")
+    # Rounded down, the probability never reads as high as the threshold it fell below.
     return _("Low confidence: top probability %(probability)s below the threshold %(threshold)s.") % {
-        "probability": percent(p["probability"]).replace("> 99 %", "99 %"),
-        "threshold": f"{round(100 * float(p['threshold']))} %",
+        "probability": f"{math.floor(100 * float(p['probability']))} %",
+        "threshold": f"{number(round(100 * float(p['threshold']), 1))} %",
     }
 
 

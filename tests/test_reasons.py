@@ -109,6 +109,14 @@ def test_the_reasons_mlcore_gives_read_as_messages():
     )
 
 
+def test_low_confidence_never_reads_as_high_as_its_threshold():
+    reason = {"code": rules.LOW_CONFIDENCE, "params": {"probability": 0.8996, "threshold": 0.9}}
+    fitted = {"code": rules.LOW_CONFIDENCE, "params": {"probability": 0.87, "threshold": 0.885}}
+    with translation.override("en"):
+        assert reasons.message(reason) == "Low confidence: top probability 89 % below the threshold 90 %."
+        assert reasons.message(fitted) == "Low confidence: top probability 87 % below the threshold 88.5 %."
+
+
 def test_an_unknown_code_is_shown_rather_than_hidden():
     assert reasons.message({"code": "some_new_rule", "params": {}}) == "some new rule"
 
