@@ -84,12 +84,15 @@ def seed(n_patients: int, panels_each: int, rng: random.Random) -> None:
             for panel_id in panel_ids:
                 predicted = rng.choice(classes)
                 p = {"normal": 0.05, "hyperthyroid": 0.05, "hypothyroid": 0.05, predicted: 0.9}
+                referred = rng.random() < 0.05  # the dashboard's review list reads referrals
                 predictions.append(
                     Prediction(
                         panel_id=panel_id,
                         model_version=version,
                         predicted_class=predicted,
-                        uncertain=rng.random() < 0.05,
+                        uncertain=referred,
+                        outcome="refer" if referred else "assessed",
+                        reasons=[{"code": "low_confidence", "params": {}}] if referred else [],
                         p_normal=p["normal"],
                         p_hyperthyroid=p["hyperthyroid"],
                         p_hypothyroid=p["hypothyroid"],

@@ -1,5 +1,8 @@
 """Page forms. Lab values are validated by ``mlcore.schema`` (the one source of ranges and units)."""
 
+import hashlib
+import json
+
 from django import forms
 from django.conf import settings
 from django.utils import timezone
@@ -7,8 +10,17 @@ from django.utils.formats import get_format, sanitize_separators
 from django.utils.translation import gettext_lazy as _
 
 from diagnostics.models import SEX_CHOICES, LabPanel, ModelVersion, Patient
-from mlcore import units
-from mlcore.schema import AGE_MAX, AGE_MIN, HISTORY_FLAGS, LAB_TESTS, REFERRAL_SOURCES, InputError, validate_panel_all
+from mlcore import rules, units
+from mlcore.schema import (
+    AGE_MAX,
+    AGE_MIN,
+    HISTORY_FLAGS,
+    LAB_TESTS,
+    REFERRAL_SOURCES,
+    InputError,
+    check_has_lab_value,
+    validate_panel_all,
+)
 
 NUMERIC_FIELDS = ("age", *LAB_TESTS)
 
@@ -79,8 +91,18 @@ class DecimalTextInput(forms.TextInput):
         super().__init__({"inputmode": "decimal", "autocomplete": "off", "size": 8, **(attrs or {})})
 
 
+def warnings_digest(warnings: list[rules.Reason]) -> str:
+    """A short fingerprint of the warnings a user was shown (a confirmation counts for these only)."""
+    text = json.dumps([warning.to_dict() for warning in warnings], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 class LabPanelForm(forms.Form):
-    """A new lab panel for an existing or a new patient."""
+    """A new lab panel for an existing or a new patient.
+
+    Values that raise input warnings (mlcore.rules.input_warnings: a suspected unit, an unusual value...)
+    are saved only once the user has seen the warnings and confirmed that the values are checked.
+    """
 
     record_number = forms.CharField(label=_("Medical record number"), max_length=64)
     new_patient = forms.BooleanField(label=_("New patient (create this record number)"), required=False)
@@ -114,8 +136,13 @@ class LabPanelForm(forms.Form):
                 initial=site_units.get(name, units.our_unit(name)),
                 required=False,
             )
+        self.fields["confirm_warnings"] = forms.BooleanField(
+            label=_("I have checked these values"), required=False
+        )
+        self.fields["warnings_shown"] = forms.CharField(required=False, widget=forms.HiddenInput, max_length=64)
         self.patient: Patient | None = None
         self.clean_panel: dict | None = None
+        self.input_warnings: list[rules.Reason] = []
         self.received: dict = {}
 
     @property
@@ -150,8 +177,31 @@ class LabPanelForm(forms.Form):
         for error in errors:
             field = error.field if error.field in self.fields else None
             self.add_error(field, tidy_message(localized_error(error, raw.get(error.field) or "")))
+        if clean_panel is not None:
+            try:
+                check_has_lab_value(clean_panel)
+            except InputError:
+                self.add_error(
+                    None,
+                    _("Enter at least one lab value (%(tests)s); TSH is needed for an assessment.")
+                    % {"tests": ", ".join(LAB_TESTS)},
+                )
+            self.input_warnings = rules.input_warnings(clean_panel)
         self.clean_panel = clean_panel
         return cleaned
+
+    def needs_confirmation(self) -> bool:
+        """Whether the valid values raise warnings the user has not confirmed (this very set of warnings);
+        if so, the form is made ready to ask: the next submission confirms the warnings shown now."""
+        if not self.input_warnings:
+            return False
+        digest = warnings_digest(self.input_warnings)
+        confirmed = self.cleaned_data.get("confirm_warnings") and self.cleaned_data.get("warnings_shown") == digest
+        if not confirmed:  # a checkbox ticked for other values, or without seeing the warnings, does not count
+            self.data = self.data.copy()
+            self.data["warnings_shown"] = digest
+            self.data["confirm_warnings"] = ""
+        return not confirmed
 
     def _post_clean(self):
         super()._post_clean()

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from diagnostics.models import LabPanel, ModelVersion, Patient, Prediction, ScoringJob, TrainingRun
 from diagnostics.services.registry import artefact_dir
+from mlcore import rules
 from mlcore.schema import CLASSES, LAB_TESTS
 
 PATIENTS_PER_PAGE = 50
@@ -21,8 +22,9 @@ HEADLINE_METRICS = ("accuracy", "macro_f1", "roc_auc_ovr", "ece")
 # Dashboard ---------------------------------------------------------------------------------------
 
 
-def dashboard_summary(*, days: int = 30, uncertain_limit: int = 10) -> dict:
-    """Counts, class distribution, predictions per day, active model and recent uncertain predictions."""
+def dashboard_summary(*, days: int = 30, review_limit: int = 10) -> dict:
+    """Counts, class distribution, predictions per day, active model and the recent predictions that need
+    review (outcome refer or not assessed)."""
     since = timezone.now() - timedelta(days=days)
     distribution = dict(
         Prediction.objects.values_list("predicted_class").annotate(n=Count("id")).values_list("predicted_class", "n")
@@ -47,10 +49,12 @@ def dashboard_summary(*, days: int = 30, uncertain_limit: int = 10) -> dict:
         "recent_predictions": sum(n for _, n in per_day),
         "active_version": active,
         "headline": headline_metrics(active) if active else [],
-        "uncertain": list(
-            Prediction.objects.filter(uncertain=True, panel__patient__deleted_at__isnull=True)
+        "needs_review": list(
+            Prediction.objects.filter(
+                outcome__in=(rules.REFER, rules.NOT_ASSESSED), panel__patient__deleted_at__isnull=True
+            )
             .select_related("panel__patient", "model_version")
-            .order_by("-created_at", "-id")[:uncertain_limit]
+            .order_by("-created_at", "-id")[:review_limit]
         ),
     }
 
@@ -74,6 +78,7 @@ class PatientRow:
     last_collected_at: object = None
     last_class: str = ""
     last_uncertain: bool = False
+    last_outcome: str = ""
     last_panel_id: int | None = None
 
 
@@ -126,12 +131,12 @@ def _attach_last_results(rows: list[PatientRow]) -> None:
     panel_ids = [pid for pid in last_ids.values() if pid is not None]
     panels = {p["id"]: p for p in LabPanel.objects.filter(pk__in=panel_ids).values("id", "age", "collected_at")}
     predictions = {}
-    for panel_id, predicted_class, uncertain in (
+    for panel_id, predicted_class, uncertain, outcome in (
         Prediction.objects.filter(panel_id__in=panel_ids)
         .order_by("panel_id", "created_at", "id")
-        .values_list("panel_id", "predicted_class", "uncertain")
+        .values_list("panel_id", "predicted_class", "uncertain", "outcome")
     ):
-        predictions[panel_id] = (predicted_class, uncertain)  # the latest wins
+        predictions[panel_id] = (predicted_class, uncertain, outcome)  # the latest wins
     for row in rows:
         panel_id = last_ids.get(row.patient.pk)
         panel = panels.get(panel_id)
@@ -140,7 +145,7 @@ def _attach_last_results(rows: list[PatientRow]) -> None:
         row.last_panel_id = panel_id
         row.age = panel["age"]
         row.last_collected_at = panel["collected_at"]
-        row.last_class, row.last_uncertain = predictions.get(panel_id, ("", False))
+        row.last_class, row.last_uncertain, row.last_outcome = predictions.get(panel_id, ("", False, ""))
 
 
 @dataclass

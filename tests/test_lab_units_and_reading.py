@@ -185,7 +185,8 @@ def test_the_api_gives_the_reading_with_its_message_and_the_values_not_used(clin
     answer = response.json()
     assert answer["pattern"]["code"] == "overt_primary_hypothyroidism"
     assert answer["pattern"]["message"].startswith("Overt primary hypothyroidism")
-    assert any(w.startswith("not_used_by_model: FT4") for w in answer["warnings"])
+    unused = [w for w in answer["warnings"] if w["code"] == "not_used_by_model"]
+    assert unused and unused[0]["params"]["fields"][0] == "FT4" and "did not use FT4" in unused[0]["message"]
 
 
 @pytest.mark.parametrize(

@@ -47,11 +47,11 @@ def test_patient_page_formats_dates_and_decimals_per_language(client_for, clinic
     make_prediction(panel, version, "normal")
     url = reverse("patient_detail", args=[patient.pk])
     french_html = french.get(url).content.decode()
-    assert "4,25" in french_html and "14/03/2025" in french_html and "0,80" in french_html
+    assert "4,25" in french_html and "14/03/2025" in french_html and "80 %" in french_html
     english = client_for(clinician)
     english.post(reverse("set_language"), {"language": "en", "next": "/"})
     english_html = english.get(url).content.decode()
-    assert "4.25" in english_html and "0.80" in english_html
+    assert "4.25" in english_html and "80 %" in english_html
 
 
 def test_explanations_are_worded_in_the_page_language():

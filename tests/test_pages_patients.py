@@ -94,5 +94,18 @@ def test_patient_page_has_each_lab_history_with_its_reference_interval(client_fo
     html = response.content.decode()
     assert 'id="lab-history"' in html and 'id="chart-TSH"' in html
     assert reverse("panel_detail", args=[first.pk]) in html
-    assert "0.80" in html  # the prediction's probability beside its panel
+    assert "80 %" in html  # the prediction's probability beside its panel, as a percentage
     assert "<script>" not in html.replace("<script src=", "")  # no inline script (CSP)
+
+
+def test_patient_page_shows_each_panels_outcome_and_no_class_when_not_assessed(client_for, clinician):
+    version = make_version()
+    patient = make_patient("MRN-OUT")
+    make_prediction(make_panel(patient, TSH=None, collected_at=timezone.now() - timedelta(days=2)), version,
+                    outcome="not_assessed")  # fmt: skip
+    make_prediction(make_panel(patient, TSH=0.01, TT4=17.0), version, "normal", uncertain=True)
+    html = client_for(clinician).get(reverse("patient_detail", args=[patient.pk])).content.decode()
+    assert html.count('data-outcome="not_assessed"') == 1 and html.count('data-outcome="refer"') == 1
+    assert "TSH was not measured" in html and "Low confidence: top probability 80 % below the threshold 90 %" in html
+    listed = client_for(clinician).get(reverse("patient_list")).content.decode()
+    assert '<span class="badge uncertain refer">' in listed  # the latest panel's outcome on the list

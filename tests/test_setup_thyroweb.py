@@ -49,7 +49,7 @@ def test_a_bulk_scored_panel_is_explained_when_a_clinician_opens_it(tmp_path, se
 
     page = client_for(clinician).get(f"/panels/{prediction.panel_id}/").content.decode()
     assert "TSH 45 mU/L pushed towards hypothyroid" in page
-    assert "No explanation was stored" not in page
+    assert "No input moved the probabilities" not in page
     prediction.refresh_from_db()
     assert prediction.explanation == []  # computed for the page, the stored prediction is unchanged
 

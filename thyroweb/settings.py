@@ -292,6 +292,8 @@ SPECTACULAR_SETTINGS = {
         "PatientSexEnum": "diagnostics.models.SEX_CHOICES",
         "SexEnum": "mlcore.schema.SEXES",
         "ThyroidClassEnum": "mlcore.schema.CLASSES",
+        "OutcomeEnum": "mlcore.rules.OUTCOMES",
+        "ReasonCodeEnum": "diagnostics.api.serializers.REASON_CODES",
     },
 }
 

@@ -14,6 +14,7 @@ from rest_framework import serializers
 
 from diagnostics.models import LabPanel, ModelVersion, Patient, Prediction, ScoringJob, TrainingRun
 from diagnostics.patterns import with_message
+from diagnostics.reasons import with_messages
 from mlcore import reading, rules, units
 from mlcore.schema import AGE_MAX, AGE_MIN, CLASSES, HISTORY_FLAGS, LAB_TESTS, REFERRAL_SOURCES, SEXES
 
@@ -170,10 +171,21 @@ class BulkPredictRequestSerializer(serializers.Serializer):
 
 
 class ExplanationItemSerializer(serializers.Serializer):
-    text = serializers.CharField(help_text="e.g. 'TSH 45 mU/L pushed towards hypothyroid'")
+    text = serializers.CharField(help_text="e.g. 'TSH 45 mU/L pushed towards hypothyroid (+97 points)'")
     feature = serializers.CharField(required=False)
-    towards = serializers.ChoiceField(choices=CLASSES, required=False)
-    contribution = serializers.FloatField(required=False)
+    towards = serializers.ChoiceField(
+        choices=CLASSES, required=False, help_text="The class whose probability this input raised most."
+    )
+    against = serializers.ChoiceField(
+        choices=CLASSES,
+        required=False,
+        allow_null=True,
+        help_text="The class whose probability this input lowered most, when it lowered one noticeably.",
+    )
+    contribution = serializers.FloatField(required=False, help_text="How much it raised that probability (0-1).")
+    contributions = serializers.DictField(
+        child=serializers.FloatField(), required=False, help_text="Signed change of each class's probability."
+    )
 
 
 class ProbabilitiesSerializer(serializers.Serializer):
@@ -197,19 +209,42 @@ class PatternSerializer(serializers.Serializer):
     missing = serializers.ListField(child=serializers.CharField(), required=False, help_text="When not readable.")
 
 
-class PredictionResultSerializer(serializers.Serializer):
+REASON_CODES = sorted({*rules.REFERRAL_CODES, *rules.NOT_ASSESSED_CODES, *rules.WARNING_CODES})
+
+
+class ReasonSerializer(serializers.Serializer):
+    """A coded reason (why refer, why not assessed) or input warning."""
+
+    code = serializers.ChoiceField(choices=REASON_CODES, help_text="Stable code (mlcore.rules).")
+    params = serializers.DictField(help_text="The values the rule found, e.g. {field, value, unit}.")
+    message = serializers.CharField(help_text="The reason in plain words, in the request's language.")
+
+
+OUTCOME_HELP = (
+    "assessed: class and probabilities can be relied on; refer: class and probabilities given, but a "
+    "clinician must look (see reasons); not_assessed: no class (the panel lacks what the model needs, "
+    "see reasons)."
+)
+
+
+class OutcomeFieldsSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=rules.OUTCOMES, help_text=OUTCOME_HELP)
+    reasons = ReasonSerializer(many=True, help_text="Why refer or why not assessed; empty when assessed.")
+    warnings = ReasonSerializer(many=True, help_text="Input values to check (suspected unit, unusual value...).")
+    pattern = PatternSerializer(allow_null=True, help_text="The guideline reading of the values, when made.")
+
+
+class PredictionResultSerializer(OutcomeFieldsSerializer):
     """The shape of a prediction (documentation of the predict endpoints' answers)."""
 
-    predicted_class = serializers.ChoiceField(choices=CLASSES)
-    probabilities = ProbabilitiesSerializer()
-    uncertain = serializers.BooleanField(help_text="Low confidence or unusual input: refer for review.")
+    predicted_class = serializers.ChoiceField(choices=CLASSES, allow_null=True, help_text="null when not assessed.")
+    probabilities = ProbabilitiesSerializer(allow_null=True, help_text="null when not assessed.")
+    uncertain = serializers.BooleanField(help_text="True whenever the outcome is not assessed (refer for review).")
     explanation = ExplanationItemSerializer(many=True)
     model_version = serializers.CharField()
-    pattern = PatternSerializer(allow_null=True, help_text="The guideline reading of the values.")
 
 
 class PredictResponseSerializer(PredictionResultSerializer):
-    warnings = serializers.ListField(child=serializers.CharField(), help_text="Accepted but unusual values.")
     patient_id = serializers.IntegerField(required=False, help_text="With store=true.")
     panel_id = serializers.IntegerField(required=False, help_text="With store=true.")
     prediction_id = serializers.IntegerField(required=False, help_text="With store=true.")
@@ -236,7 +271,11 @@ class PatientSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 class PredictionSerializer(serializers.ModelSerializer):
     patient = serializers.IntegerField(source="panel.patient_id", read_only=True)
     model_version = serializers.CharField(source="model_version.version", read_only=True)
-    probabilities = ProbabilitiesSerializer(read_only=True)
+    outcome = serializers.ChoiceField(choices=rules.OUTCOMES, read_only=True, help_text=OUTCOME_HELP)
+    predicted_class = serializers.SerializerMethodField(help_text="null when not assessed.")
+    probabilities = ProbabilitiesSerializer(read_only=True, allow_null=True, help_text="null when not assessed.")
+    reasons = serializers.SerializerMethodField(help_text="Why refer or why not assessed; empty when assessed.")
+    warnings = serializers.SerializerMethodField(help_text="Input values to check.")
     explanation = ExplanationItemSerializer(many=True, read_only=True)
     pattern = serializers.SerializerMethodField(help_text="The guideline reading of the values, when made.")
 
@@ -247,17 +286,31 @@ class PredictionSerializer(serializers.ModelSerializer):
             "panel",
             "patient",
             "model_version",
+            "outcome",
             "predicted_class",
             "probabilities",
             "uncertain",
-            "explanation",
+            "reasons",
+            "warnings",
             "pattern",
+            "explanation",
             "created_at",
         ]
         read_only_fields = fields
 
     def get_pattern(self, prediction: Prediction) -> PatternSerializer(allow_null=True):  # type: ignore[valid-type]
         return with_message(prediction.pattern)
+    @extend_schema_field(serializers.ChoiceField(choices=CLASSES, allow_null=True))
+    def get_predicted_class(self, prediction: Prediction) -> str | None:
+        return prediction.predicted_class or None
+
+    @extend_schema_field(ReasonSerializer(many=True))
+    def get_reasons(self, prediction: Prediction) -> list[dict]:
+        return with_messages(prediction.reasons)
+
+    @extend_schema_field(ReasonSerializer(many=True))
+    def get_warnings(self, prediction: Prediction) -> list[dict]:
+        return with_messages(prediction.warnings)
 
 
 class PanelSerializer(serializers.ModelSerializer):

@@ -35,9 +35,8 @@ from diagnostics.services.jobs import RequestRefused, claim_job, enqueue, fail_j
 from diagnostics.services.panels import PANEL_VALUE_FIELDS
 from diagnostics.services.registry import active_model_version, load_predictor
 from diagnostics.services.uploads import read_within_limit
-from mlcore import reading
 from mlcore.data import ReadResult, RowError, read_csv, read_uci
-from mlcore.schema import CLASSES, INPUT_FIELDS
+from mlcore.schema import CLASSES, INPUT_FIELDS, InputError, check_has_lab_value
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +51,9 @@ RESULT_COLUMNS = (
     "predicted_class",
     *(f"p_{name}" for name in CLASSES),
     "uncertain",
+    "outcome",
+    "reasons",
+    "warnings",
     "pattern",
 )
 _RECORD_NUMBER_MAX = Patient._meta.get_field("record_number").max_length
@@ -105,12 +107,23 @@ def record_number_of(record: dict, *, job_id: int, uci: bool) -> str:
     return f"JOB{job_id}-LINE{record['line']}"
 
 
+def _lab_value_problem(record: dict) -> str | None:
+    try:
+        check_has_lab_value(record)
+    except InputError as problem:
+        return problem.message
+    return None
+
+
 def _check_storable(result: ReadResult, *, uci: bool) -> None:
-    """Move records whose texts do not fit the database columns to the rejected rows."""
+    """Move records that hold no lab value, or whose texts do not fit the database columns, to the rejected
+    rows."""
     prefix = len(UCI_PREFIX) if uci else 0
     kept = []
     for record in result.records:
-        if record.get("record_id") and len(record["record_id"]) + prefix > _RECORD_NUMBER_MAX:
+        if (problem := _lab_value_problem(record)) is not None:
+            result.errors.append(RowError(record["line"], problem))
+        elif record.get("record_id") and len(record["record_id"]) + prefix > _RECORD_NUMBER_MAX:
             reason = f"record_number is longer than {_RECORD_NUMBER_MAX} characters"
             result.errors.append(RowError(record["line"], reason))
         elif record.get("diagnosis") and len(record["diagnosis"]) > _DIAGNOSIS_MAX:
@@ -450,7 +463,7 @@ def _checked_part(job: ScoringJob, chunk: ScoringChunk) -> bytes:
     refs = [_source_ref(job.pk, record["line"]) for record in records]
     stored = Prediction.objects.filter(
         model_version=job.model_version, panel__source=LabPanel.Source.CSV, panel__source_ref__in=refs
-    ).values_list("panel__source_ref", "predicted_class", *(f"p_{name}" for name in CLASSES), "uncertain")
+    ).values_list("panel__source_ref", *SCORED_COLUMNS)
     outcomes = {ref: tuple(rest) for ref, *rest in stored}
     if len(outcomes) != len(refs):
         raise ScoringFailed(f"Part {chunk.index + 1} of the results cannot be rebuilt; upload the file again.")
@@ -526,12 +539,20 @@ PANEL_COLUMNS = (
     "received",
     *PANEL_VALUE_FIELDS,
 )
-PREDICTION_COLUMNS = (
-    "panel_id",
-    "model_version_id",
+# What predict_batch gives per record, in this order (Prediction fields).
+SCORED_COLUMNS = (
     "predicted_class",
     *(f"p_{name}" for name in CLASSES),
     "uncertain",
+    "outcome",
+    "reasons",
+    "warnings",
+    "pattern",
+)
+PREDICTION_COLUMNS = (
+    "panel_id",
+    "model_version_id",
+    *SCORED_COLUMNS,
     "explanation",
     "requested_by_id",
     "created_at",
@@ -539,17 +560,24 @@ PREDICTION_COLUMNS = (
 
 
 def predict_batch(predictor, records: list[dict]) -> list[tuple]:
-    """(class, p_normal, p_hyperthyroid, p_hypothyroid, uncertain) per record, vectorised (no explanations).
-
-    Predictor.predict(explain=False) makes the same decisions with one object per row; tests check both agree.
-    """
-    probabilities = predictor.predict_proba(records)
-    decided = predictor.decide(probabilities)
-    uncertain = probabilities.max(axis=1) < predictor.uncertain_threshold
-    return [
-        (CLASSES[choice], *row, flag)
-        for choice, row, flag in zip(decided.tolist(), probabilities.tolist(), uncertain.tolist(), strict=True)
-    ]
+    """The SCORED_COLUMNS values per record (no explanations), decided by Predictor.predict itself: the
+    same outcome, reasons and warnings (mlcore.rules) as a panel scored alone. Not assessed: empty class,
+    no probabilities."""
+    scored = []
+    for result in predictor.predict(records, explain=False):
+        probabilities = result.probabilities or {}
+        scored.append(
+            (
+                result.predicted_class or "",
+                *(probabilities.get(name) for name in CLASSES),
+                result.uncertain,
+                result.outcome,
+                result.reasons,
+                result.warnings,
+                result.pattern,
+            )
+        )
+    return scored
 
 
 @transaction.atomic
@@ -614,12 +642,20 @@ def _csv_line(values) -> str:
     return out.getvalue()
 
 
+def _codes(reasons) -> str:
+    """Reason or warning codes joined by ';' (the codes are mlcore's fixed words, never formulas)."""
+    return ";".join(str(reason["code"]) for reason in reasons or [])
+
+
 def _result_rows(job: ScoringJob, records: list[dict], scored: list[tuple], *, uci: bool) -> str:
-    """Rows of the results CSV (input columns, predicted class, probabilities, uncertain, the guideline
-    reading's code) for scored records."""
+    """Rows of the results CSV (input columns, predicted class, probabilities, uncertain, outcome, reason and
+    warning codes, the guideline reading's code) for scored records; a not-assessed row has an empty class
+    and empty probabilities."""
     out = io.StringIO()
     writer = csv.writer(out)
-    for record, (predicted_class, *probabilities, uncertain) in zip(records, scored, strict=True):
+    for record, (predicted_class, *probabilities, uncertain, outcome, reasons, warnings, _pattern) in zip(
+        records, scored, strict=True
+    ):
         # Input values are the validated ones: numbers, flags and fixed codes, never formulas.
         inputs = [_FLAG_TEXT[value] if value is None or value is True or value is False else value
                   for value in (record[name] for name in INPUT_FIELDS)]  # fmt: skip
@@ -631,9 +667,12 @@ def _result_rows(job: ScoringJob, records: list[dict], scored: list[tuple], *, u
                 _text(record.get("diagnosis")),
                 _text(record.get("collected_at")),
                 predicted_class,
-                *(round(p, 4) for p in probabilities),
+                *("" if p is None else round(p, 4) for p in probabilities),
                 _FLAG_TEXT[uncertain],
-                reading.read_panel(record)["code"],
+                outcome,
+                _codes(reasons),
+                _codes(warnings),
+                (_pattern or {}).get("code", ""),
             ]
         )
     return out.getvalue()

@@ -22,8 +22,8 @@ from diagnostics.models import LabPanel, Patient, Prediction
 from diagnostics.services.audit import record_event
 from diagnostics.services.panels import create_panel, get_or_create_patient
 from diagnostics.services.scoring import score_panel
-from mlcore import units
-from mlcore.schema import CLASSES, LAB_TESTS, validate_panel_all
+from mlcore import rules, units
+from mlcore.schema import CLASSES, LAB_TESTS, InputError, check_has_lab_value, validate_panel_all
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
@@ -368,10 +368,15 @@ def clean_panel_values(parsed: ParsedBundle, panel: ParsedPanel, sex: str | None
         values["age"] = _age_at(parsed.birth_date, panel.collected_at)
     raw = {**values, "sex": sex}
     clean, problems = validate_panel_all(raw)
+    if clean is not None:
+        try:
+            check_has_lab_value(clean)
+        except InputError as problem:
+            problems.append(problem)
     if problems:
         errors: dict[str, list[str]] = {}
         for problem in problems:
-            where = panel.paths.get(problem.field, "birthDate" if problem.field == "age" else "entry")
+            where = panel.paths.get(problem.field, {"age": "birthDate", "labs": "labs"}.get(problem.field, "entry"))
             errors.setdefault(where, []).append(problem.message)
         raise FhirError(errors)
     return clean
@@ -466,11 +471,22 @@ def _observation(panel: LabPanel, name: str, value: float, patient_ref: str) -> 
     return observation
 
 
+def _reason_codes(reasons) -> list[str]:
+    return [str(reason.get("code")) for reason in reasons or [] if isinstance(reason, dict)]
+
+
 def _risk_assessment(prediction: Prediction, patient_ref: str, basis: list[str]) -> dict:
+    """A scored panel as a RiskAssessment (the caller leaves out the not-assessed ones: they have no risk)."""
     explanation = "; ".join(str(item.get("text", "")) for item in prediction.explanation if isinstance(item, dict))
     notes = [f"Decision aid, not a diagnosis. Model version {prediction.model_version.version}."]
-    if prediction.uncertain:
+    codes = _reason_codes(prediction.reasons)
+    if prediction.outcome == rules.REFER:
+        notes.append(f"Outcome: refer for clinical review. Reasons: {', '.join(codes) or 'low_confidence'}.")
+    elif prediction.uncertain:
         notes.append("Uncertain: low confidence, refer for review.")
+    warnings = _reason_codes(prediction.warnings)
+    if warnings:
+        notes.append(f"Input warnings: {', '.join(warnings)}.")
     if explanation:
         notes.append(f"Basis: {explanation}")
     return {
@@ -522,6 +538,8 @@ def export_patient_bundle(patient: Patient) -> dict:
             basis.append(_urn("Observation", observation["id"]))
             entries.append({"fullUrl": basis[-1], "resource": observation})
         for prediction in panel.predictions.all():
+            if prediction.outcome == rules.NOT_ASSESSED:
+                continue  # no class, no probabilities: nothing to assert as a risk
             risk = _risk_assessment(prediction, patient_ref, basis)
             entries.append({"fullUrl": _urn("RiskAssessment", risk["id"]), "resource": risk})
     return {

@@ -6,16 +6,15 @@ from django.utils.translation import gettext as _
 
 from diagnostics import selectors
 from diagnostics.access import CLINICIAN, role_required
-from diagnostics.forms import LabPanelForm, tidy_message
+from diagnostics.forms import LabPanelForm
 from diagnostics.indices import derived_indices
 from diagnostics.models import LabPanel, Patient
 from diagnostics.patterns import not_used_fields, not_used_message, pattern_message
 from diagnostics.services.audit import record_event
 from diagnostics.services.panels import create_panel, get_or_create_patient
-from diagnostics.services.scoring import explanation_of, score_panel
-from diagnostics.templatetags.pages import lab_number
+from diagnostics.services.scoring import explanation_of, panel_warnings, score_panel
 from mlcore import units
-from mlcore.schema import HISTORY_FLAGS, LAB_TESTS, value_warning
+from mlcore.schema import HISTORY_FLAGS, LAB_TESTS
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ def _save_and_score(form: LabPanelForm, request) -> LabPanel:
 def panel_create(request):
     if request.method == "POST":
         form = LabPanelForm(request.POST)
-        if form.is_valid():
+        if form.is_valid() and not form.needs_confirmation():
             try:
                 panel = _save_and_score(form, request)
             except Exception as error:  # the model could not score: nothing was saved
@@ -90,7 +89,7 @@ def panel_detail(request, pk: int):
             for name, test in LAB_TESTS.items()
         ],
         "any_received": bool(panel.received),
-        "warnings": [_unusual_value(name, values[name]) for name in LAB_TESTS if value_warning(name, values[name])],
+        "warnings": panel_warnings(panel),
         "flags": [panel._meta.get_field(f).verbose_name for f in HISTORY_FLAGS if getattr(panel, f)],
     }
     return render(request, "diagnostics/panel_detail.html", context)
@@ -106,27 +105,12 @@ def _as_received(received, name: str) -> dict | None:
 
 
 def _probability_rows(prediction) -> list[dict]:
-    if prediction is None:
+    if prediction is None or prediction.probabilities is None:  # not assessed: no class, no probabilities
         return []
     return [
         {"class": name, "p": p, "percent": round(100 * p), "top": name == prediction.predicted_class}
         for name, p in prediction.probabilities.items()
     ]
-
-
-def _unusual_value(name: str, value: float) -> str:
-    """mlcore's warning for an accepted but unusual value (outside the data's 0.1-99.9th percentiles), translated."""
-    test = LAB_TESTS[name]
-    params = {"test": name, "value": lab_number(value), "unit": test.unit}
-    if test.warn_min is not None and value < test.warn_min:
-        params["bound"] = lab_number(test.warn_min)
-        return tidy_message(
-            _("%(test)s %(value)s %(unit)s is unusually low (below %(bound)s %(unit)s): please check it.") % params
-        )
-    params["bound"] = lab_number(test.warn_max)
-    return tidy_message(
-        _("%(test)s %(value)s %(unit)s is unusually high (above %(bound)s %(unit)s): please check it.") % params
-    )
 
 
 def _out_of_range(test, value) -> str:

@@ -81,7 +81,7 @@ def test_predict_returns_classes_probabilities_and_explanations(small_model):
     top = result.explanation[0]
     assert {"feature", "value", "unit", "towards", "contribution", "text"} <= set(top)
     tsh = next(item for item in result.explanation if item["feature"] == "TSH")
-    assert tsh["towards"] == "hypothyroid" and tsh["text"] == "TSH 80 mU/L pushed towards hypothyroid"
+    assert tsh["towards"] == "hypothyroid" and tsh["text"].startswith("TSH 80 mU/L pushed towards hypothyroid (+")
     contributions = [abs(item["contribution"]) for item in result.explanation]
     assert contributions == sorted(contributions, reverse=True)
     assert json.dumps(result.to_dict())
