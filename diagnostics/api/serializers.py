@@ -261,6 +261,12 @@ class TrainingRunCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     data_file = serializers.CharField(
         required=False, max_length=255, help_text="A UCI-format file in the data folder, added to the labelled panels."
     )
+    include_reviews = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Add the panels clinicians reviewed, their current review as the label (subclinical forms as "
+        "their class; other thyroid condition and not thyroid-related left out).",
+    )
 
 
 class ScoringJobSerializer(serializers.ModelSerializer):
