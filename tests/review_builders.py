@@ -21,8 +21,11 @@ def panels_from_records(records: list[dict], *, prefix: str, tsh_factor: float =
     return LabPanel.objects.bulk_create(panels)
 
 
-def dev_panels(count: int, *, start: int = 0, prefix: str = "DEV", tsh_factor: float = 1.0) -> list[LabPanel]:
-    return panels_from_records(dev_records(count, start), prefix=prefix, tsh_factor=tsh_factor)
+def dev_sample_panels(*, step: int, offset: int = 0, prefix: str = "DEV", tsh_factor: float = 1.0) -> list[LabPanel]:
+    """Panels from every ``step``-th record of the whole dev file: a sample drawn like the training data
+    (its first lines are not: they are the 1984 records, measured with an older TSH assay)."""
+    records = dev_records(100_000)[offset::step]
+    return panels_from_records(records, prefix=prefix, tsh_factor=tsh_factor)
 
 
 def stored_prediction(panel, version, predicted_class: str = "normal", *, outcome=rules.ASSESSED, reasons=(), at=None):

@@ -233,6 +233,15 @@ class ActivateSerializer(StrictFieldsMixin, serializers.Serializer):
 
 class TrainingRunSerializer(serializers.ModelSerializer):
     result_version = serializers.CharField(source="result_version.version", read_only=True, allow_null=True)
+    reviewed_panels = serializers.SerializerMethodField(
+        help_text="Reviewed panels the run trained on, per class (their current review as the label)."
+    )
+
+    def get_reviewed_panels(self, run) -> dict[str, int]:
+        counts = dict.fromkeys(CLASSES, 0)
+        for label in run.reviews_used.values_list("label", flat=True):
+            counts[label] += 1
+        return counts
 
     class Meta:
         model = TrainingRun
@@ -247,6 +256,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
             "params",
             "message",
             "result_version",
+            "reviewed_panels",
             "created_at",
             "started_at",
             "finished_at",

@@ -300,7 +300,7 @@ def alerts_of(figures: dict) -> list[dict]:
                 and value >= settings.THYROWEB_MONITORING_PSI_ALERT
                 and lab_figures["measured"] >= settings.THYROWEB_MONITORING_MIN_VALUES
             ):
-                alerts.append({"kind": "drift", "lab": lab, "psi": round(value, 3), "period": latest["start"]})
+                alerts.append({"kind": "drift", "lab": lab, "psi": round(value, 3), "period_start": latest["start"]})
     agreed = figures["agreement"]
     if (
         agreed["macro_f1"] is not None
@@ -316,8 +316,8 @@ def _alert_key(alert: dict) -> tuple:
 
 
 def refresh_monitoring(*, version: ModelVersion | None = None, user=None, request=None) -> list[MonitoringSnapshot]:
-    """Compute and store the active (or given) version's figures by week and month. An alert that was not
-    raised by the previous snapshot of the same period is written to the audit trail."""
+    """Compute and store the active (or given) version's figures by week and month. An alert (a drifting
+    lab, low agreement) that the previous snapshots did not raise is written once to the audit trail."""
     from diagnostics.services.registry import active_model_version
 
     version = version or active_model_version()
@@ -326,22 +326,27 @@ def refresh_monitoring(*, version: ModelVersion | None = None, user=None, reques
     seconds = time.perf_counter() - started
     snapshots = []
     with transaction.atomic():
+        raised = {
+            _alert_key(alert)
+            for period in PERIODS
+            for alert in getattr(latest_snapshot(version, period), "alerts", None) or []
+        }
         for period, period_figures in figures.items():
-            previous = MonitoringSnapshot.objects.filter(model_version=version, period=period).first()
-            raised = {_alert_key(a) for a in (previous.alerts if previous else [])}
-            alerts = alerts_of(period_figures)
             snapshot = MonitoringSnapshot.objects.create(
                 model_version=version,
                 period=period,
                 figures=period_figures,
-                alerts=alerts,
+                alerts=alerts_of(period_figures),
                 seconds=seconds,
                 computed_by=user if user is not None and user.is_authenticated else None,
             )
             snapshots.append(snapshot)
-            for alert in alerts:
+            for alert in snapshot.alerts:
                 if _alert_key(alert) not in raised:
-                    record_event(action="monitoring.alert", actor=user, request=request, obj=snapshot, **alert)
+                    raised.add(_alert_key(alert))
+                    record_event(
+                        action="monitoring.alert", actor=user, request=request, obj=snapshot, period=period, **alert
+                    )
     logger.info("monitoring of %s refreshed in %.2f s", version.version, seconds)
     return snapshots
 
