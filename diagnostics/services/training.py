@@ -282,6 +282,8 @@ def _read_text(path: Path) -> str:
 
 def _description(run: TrainingRun, rows: int) -> str:
     source = "labelled panels in the database" + (f" and {Path(run.data_file).name}" if run.data_file else "")
+    if run.params.get("include_reviews"):
+        source += ", with the panels clinicians reviewed"
     who = "the periodic retrain" if run.started_by_id is None else "a data manager"
     return f"Training run {run.pk}, started by {who}: {rows} rows from {source}; parameters {run.params or 'default'}."
 
