@@ -71,7 +71,7 @@ def test_the_figures_take_a_fixed_number_of_queries_whatever_the_number_of_predi
     patient = make_patient()
     for _ in range(3):
         stored_prediction(make_panel(patient), version, "normal")
-    with django_assert_max_num_queries(12) as few:
+    with django_assert_max_num_queries(20) as few:
         refresh_monitoring(version=version)
     for _ in range(60):
         stored_prediction(make_panel(patient), version, "normal")

@@ -209,11 +209,13 @@ def _period_figures(bucket: dict, reference: dict) -> dict:
         ref = reference.get(lab) or {}
         counts = [bucket[key] for key in sorted((k for k in bucket if k.startswith(f"bin__{lab}__")), key=_index)]
         value = psi(counts, ref.get("proportions") or []) if counts else None
+        few = n - missing < settings.THYROWEB_MONITORING_MIN_VALUES
         labs[lab] = {
             "missing_share": missing / n if n else None,
             "measured": n - missing,
             "psi": value,
-            "band": psi_band(value),
+            # Too few values for the index to mean much: shown, but neither banded nor charted.
+            "band": "few" if few and value is not None else psi_band(value),
             "shares": [c / sum(counts) for c in counts] if counts and sum(counts) else [],
         }
     return {

@@ -1,5 +1,6 @@
 """Monitoring of the active model, for data managers: stored figures by week or month, refreshed on demand."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,7 +22,14 @@ def monitoring(request):
     version = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).first()
     snapshot = latest_snapshot(version, period)
     figures = snapshot.figures if snapshot else None
-    context = {"form": form, "period": period, "version": version, "snapshot": snapshot, "figures": figures}
+    context = {
+        "form": form,
+        "period": period,
+        "version": version,
+        "snapshot": snapshot,
+        "figures": figures,
+        "min_values": settings.THYROWEB_MONITORING_MIN_VALUES,
+    }
     if figures:
         agreement = figures["agreement"]
         context["confusion"] = [

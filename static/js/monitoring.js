@@ -52,7 +52,7 @@
         data: {
           labels: labels,
           datasets: labs.map(function (lab, i) {
-            return { label: lab, data: periods.map(function (p) { return p.labs[lab].psi; }),
+            return { label: lab, data: periods.map(function (p) { return p.labs[lab].band === "few" ? null : p.labs[lab].psi; }),
                      borderColor: LAB_COLOURS[i % LAB_COLOURS.length], backgroundColor: LAB_COLOURS[i % LAB_COLOURS.length],
                      spanGaps: true };
           }),
