@@ -37,75 +37,66 @@
     return periods.length ? Object.keys(periods[0].labs) : [];
   }
 
+  // One stacked bar per period: period[field][key] for each key of names (key -> legend label).
+  function stackedBars(canvas, labels, periods, field, names, colours) {
+    new Chart(canvas, {
+      type: "bar",
+      data: {
+        labels: labels,
+        datasets: Object.keys(names).map(function (key) {
+          return { label: names[key], data: periods.map(function (p) { return p[field][key]; }),
+                   backgroundColor: colours[key] || "#777" };
+        }),
+      },
+      options: { maintainAspectRatio: false, animation: false,
+                 scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } },
+    });
+  }
+
+  // One line per lab: value(period, lab) over the periods.
+  function labLines(canvas, labels, labs, value, periods, options, plugins) {
+    new Chart(canvas, {
+      type: "line",
+      data: {
+        labels: labels,
+        datasets: labs.map(function (lab, i) {
+          var colour = LAB_COLOURS[i % LAB_COLOURS.length];
+          return { label: lab, data: periods.map(function (p) { return value(p, lab); }),
+                   borderColor: colour, backgroundColor: colour, spanGaps: true };
+        }),
+      },
+      options: Object.assign({ maintainAspectRatio: false, animation: false }, options),
+      plugins: plugins,
+    });
+  }
+
   function draw() {
     var data = readJSON("monitoring-data");
     if (!data || typeof Chart === "undefined") return;
     var periods = data.periods;
     var labels = periods.map(function (p) { return p.start; });
     var labs = labNames(periods);
-    var common = { maintainAspectRatio: false, animation: false };
 
     var psi = document.getElementById("chart-psi");
     if (psi) {
-      new Chart(psi, {
-        type: "line",
-        data: {
-          labels: labels,
-          datasets: labs.map(function (lab, i) {
-            return { label: lab, data: periods.map(function (p) { return p.labs[lab].band === "few" ? null : p.labs[lab].psi; }),
-                     borderColor: LAB_COLOURS[i % LAB_COLOURS.length], backgroundColor: LAB_COLOURS[i % LAB_COLOURS.length],
-                     spanGaps: true };
-          }),
-        },
-        options: Object.assign({}, common, {
-          plugins: { psiBands: { values: data.bands } },
-          scales: { y: { beginAtZero: true, suggestedMax: 0.3, title: { display: true, text: "PSI" } } },
-        }),
-        plugins: [psiBands],
-      });
+      labLines(psi, labels, labs, function (p, lab) { return p.labs[lab].band === "few" ? null : p.labs[lab].psi; }, periods,
+               { plugins: { psiBands: { values: data.bands } },
+                 scales: { y: { beginAtZero: true, suggestedMax: 0.3, title: { display: true, text: "PSI" } } } },
+               [psiBands]);
     }
     var outcomes = document.getElementById("chart-outcomes");
     if (outcomes) {
       var names = { assessed: outcomes.dataset.assessed, refer: outcomes.dataset.refer, not_assessed: outcomes.dataset.notAssessed };
-      new Chart(outcomes, {
-        type: "bar",
-        data: {
-          labels: labels,
-          datasets: Object.keys(names).map(function (key) {
-            return { label: names[key], data: periods.map(function (p) { return p.outcomes[key]; }),
-                     backgroundColor: OUTCOME_COLOURS[key] };
-          }),
-        },
-        options: Object.assign({}, common, { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } }),
-      });
+      stackedBars(outcomes, labels, periods, "outcomes", names, OUTCOME_COLOURS);
     }
     var classes = document.getElementById("chart-classes");
     if (classes) {
-      new Chart(classes, {
-        type: "bar",
-        data: {
-          labels: labels,
-          datasets: Object.keys(data.class_labels).map(function (key) {
-            return { label: data.class_labels[key], data: periods.map(function (p) { return p.classes[key]; }),
-                     backgroundColor: CLASS_COLOURS[key] || "#777" };
-          }),
-        },
-        options: Object.assign({}, common, { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } }),
-      });
+      stackedBars(classes, labels, periods, "classes", data.class_labels, CLASS_COLOURS);
     }
     var missing = document.getElementById("chart-missing");
     if (missing) {
-      new Chart(missing, {
-        type: "line",
-        data: {
-          labels: labels,
-          datasets: labs.map(function (lab, i) {
-            return { label: lab, data: periods.map(function (p) { var s = p.labs[lab].missing_share; return s === null ? null : 100 * s; }),
-                     borderColor: LAB_COLOURS[i % LAB_COLOURS.length], backgroundColor: LAB_COLOURS[i % LAB_COLOURS.length] };
-          }),
-        },
-        options: Object.assign({}, common, { scales: { y: { beginAtZero: true, max: 100, title: { display: true, text: "%" } } } }),
-      });
+      labLines(missing, labels, labs, function (p, lab) { var v = p.labs[lab].missing_share; return v === null ? null : 100 * v; },
+               periods, { scales: { y: { beginAtZero: true, max: 100, title: { display: true, text: "%" } } } }, []);
     }
   }
 
