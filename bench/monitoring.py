@@ -7,7 +7,8 @@ Inserts, with INSERT ... SELECT over generate_series (no row passes through Pyth
 version with --predictions panels and predictions spread over the last year (lab values drawn around
 the Garvan normal medians, some missing; outcomes and classes in clinic-like shares) and --reviews
 reviews, then times refresh_monitoring (the daily task's work: figures by week and by month, drift
-bins and agreement, all SQL aggregates) twice and prints the figures. Everything it stored is deleted
+bins and agreement, all SQL aggregates) twice and the review worklist's first page, and prints the
+figures. Everything it stored is deleted
 at the end unless --keep. Uses the database of the environment: run it against a bench database
 (migrated by this script).
 """
@@ -29,10 +30,12 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
+from django.core.paginator import Paginator  # noqa: E402
 from django.db import connection, models, transaction  # noqa: E402
 
 from diagnostics.models import LabPanel, ModelVersion, MonitoringSnapshot, PanelReview, Patient, Prediction  # noqa: E402
 from diagnostics.services.monitoring import refresh_monitoring, store_input_reference  # noqa: E402
+from diagnostics.services.review_queue import PER_PAGE, worklist  # noqa: E402
 from mlcore.data import read_uci  # noqa: E402
 
 PATIENTS = 10_000
@@ -187,6 +190,14 @@ def main() -> None:
                 f"agreement over {week['agreement']['reviews']:,} reviews)"
             )
         print(f"target < 10 s: {'met' if seconds < 10 else 'NOT met'}")
+        for filters in ({}, {"predicted_class": "hyperthyroid"}, {"reason": "refer"}):
+            started = time.perf_counter()
+            page = Paginator(worklist(**filters), PER_PAGE).get_page(1)
+            count, _ = page.paginator.count, list(page)
+            print(
+                f"review worklist {filters or 'unfiltered'}: first page of {count:,} items in "
+                f"{time.perf_counter() - started:.2f} s"
+            )
     finally:
         if not args.keep:
             clean(version, tag)

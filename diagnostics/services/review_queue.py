@@ -40,8 +40,12 @@ def in_review_sample(panel_id: int) -> bool:
 
 
 def _latest_predictions():
-    latest = Prediction.objects.filter(panel=OuterRef("panel")).order_by("-created_at", "-id").values("id")[:1]
-    return Prediction.objects.filter(id=latest).filter(panel__patient__deleted_at__isnull=True)
+    """Each visible panel's latest prediction: no later one exists for its panel (an anti-join, which
+    PostgreSQL runs with the (panel, model version) index instead of a sorted subquery per row)."""
+    later = Prediction.objects.filter(panel=OuterRef("panel")).filter(
+        Q(created_at__gt=OuterRef("created_at")) | Q(created_at=OuterRef("created_at"), id__gt=OuterRef("id"))
+    )
+    return Prediction.objects.filter(~Exists(later), panel__patient__deleted_at__isnull=True)
 
 
 def worklist(*, reason: str = "", predicted_class: str = "", older_than_days: int | None = None):
