@@ -254,6 +254,9 @@ class TrainingRunForm(forms.Form):
         label=_("Epochs"), required=False, min_value=1, max_value=500, help_text=_("leave empty for the default")
     )
     data_file = forms.FileField(label=_("Extra training data (UCI thyroid0387 format, optional)"), required=False)
+    include_reviews = forms.BooleanField(
+        label=_("Add the panels clinicians reviewed (their final diagnosis as the label)"), required=False
+    )
 
 
 class ScoringJobForm(forms.Form):

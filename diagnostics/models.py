@@ -358,3 +358,102 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("audit events cannot be deleted")
+
+
+# --- Clinicians' reviews and monitoring of the active model (issue 14) ---
+
+
+class ReviewDiagnosis(models.TextChoices):
+    """A clinician's final diagnosis for a reviewed panel."""
+
+    NORMAL = "normal", _("normal")
+    HYPERTHYROID = "hyperthyroid", _("hyperthyroid")
+    HYPOTHYROID = "hypothyroid", _("hypothyroid")
+    SUBCLINICAL_HYPERTHYROID = "subclinical_hyperthyroid", _("subclinical hyperthyroidism")
+    SUBCLINICAL_HYPOTHYROID = "subclinical_hypothyroid", _("subclinical hypothyroidism")
+    OTHER_THYROID = "other_thyroid", _("other thyroid condition")
+    NOT_THYROID = "not_thyroid", _("not thyroid-related")
+
+
+class PanelReview(models.Model):
+    """A clinician's review of a panel's prediction. Append-only: an amendment is a new row, the latest
+    review of a panel is its current one, and the earlier ones are its history."""
+
+    panel = models.ForeignKey(LabPanel, on_delete=models.CASCADE, related_name="reviews")
+    # The prediction the clinician saw (kept null if it is ever deleted).
+    prediction = models.ForeignKey(
+        Prediction, null=True, blank=True, on_delete=models.SET_NULL, related_name="reviews"
+    )
+    agrees = models.BooleanField(default=False)
+    diagnosis = models.CharField(max_length=32, choices=ReviewDiagnosis.choices)
+    comment = models.TextField(blank=True, max_length=2000)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(default=timezone.now, editable=False)
+    amends = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-reviewed_at", "-id"]
+        indexes = [models.Index(fields=["panel", "reviewed_at"], name="review_panel_time")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(diagnosis__in=ReviewDiagnosis.values), name="review_diagnosis_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"review of panel {self.panel_id}: {self.diagnosis}"
+
+
+class TrainingRunReview(models.Model):
+    """A reviewed panel (its current review at the time) used as a label by a training run."""
+
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="reviews_used")
+    review = models.ForeignKey(PanelReview, on_delete=models.PROTECT, related_name="+")
+    panel = models.ForeignKey(LabPanel, on_delete=models.CASCADE, related_name="+")
+    label = models.CharField(max_length=16, choices=CLASS_CHOICES)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "panel"], name="training_review_unique_panel")]
+
+    def __str__(self) -> str:
+        return f"panel {self.panel_id} ({self.label}) in run {self.run_id}"
+
+
+class InputReference(models.Model):
+    """A model version's training distribution of each lab: decile bin edges and proportions, and the
+    share missing; the baseline of the drift figures (population stability index)."""
+
+    model_version = models.OneToOneField(ModelVersion, on_delete=models.CASCADE, related_name="input_reference")
+    labs = models.JSONField(default=dict, help_text="{lab: {edges, proportions, missing_share, rows}}")
+    source = models.TextField(blank=True, help_text="which training rows the distribution was computed from")
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"input reference of {self.model_version}"
+
+
+class MonitoringSnapshot(models.Model):
+    """Stored monitoring figures of one model version, by week or month, as computed at one time."""
+
+    class Period(models.TextChoices):
+        WEEK = "week", _("week")
+        MONTH = "month", _("month")
+
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="snapshots")
+    period = models.CharField(max_length=8, choices=Period.choices, default=Period.WEEK)
+    figures = models.JSONField(default=dict, blank=True)
+    alerts = models.JSONField(default=list, blank=True)
+    computed_at = models.DateTimeField(default=timezone.now, db_index=True)
+    seconds = models.FloatField(default=0.0)
+    computed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-computed_at", "-id"]
+        indexes = [models.Index(fields=["model_version", "period", "computed_at"], name="snapshot_version_time")]
+
+    def __str__(self) -> str:
+        return f"monitoring of {self.model_version} by {self.period} at {self.computed_at:%Y-%m-%d %H:%M}"

@@ -80,3 +80,12 @@ def periodic_retrain() -> int | None:
 
     run = start_periodic_retrain()
     return run.pk if run is not None else None
+
+
+@shared_task(name="diagnostics.refresh_monitoring")
+def refresh_monitoring() -> list[int]:
+    """Scheduled daily by django-celery-beat (migration 0007, "Model monitoring"): store the active model's
+    monitoring figures by week and month, and audit any new alert."""
+    from diagnostics.services.monitoring import refresh_monitoring as refresh
+
+    return [snapshot.pk for snapshot in refresh()]

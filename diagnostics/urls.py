@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from diagnostics.views import audit, dashboard, jobs, panels, patients, performance
+from diagnostics.views import audit, dashboard, jobs, monitoring, panels, patients, performance, reviews
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
@@ -9,6 +9,10 @@ urlpatterns = [
     path("patients/<int:pk>/", patients.patient_detail, name="patient_detail"),
     path("panels/new/", panels.panel_create, name="panel_create"),
     path("panels/<int:pk>/", panels.panel_detail, name="panel_detail"),
+    path("panels/<int:pk>/review/", reviews.review_create, name="review_create"),
+    path("reviews/", reviews.review_worklist, name="review_worklist"),
+    path("monitoring/", monitoring.monitoring, name="monitoring"),
+    path("monitoring/refresh/", monitoring.monitoring_refresh, name="monitoring_refresh"),
     path("models/", performance.model_list, name="model_list"),
     path("models/compare/", performance.model_compare, name="model_compare"),
     path("models/<int:pk>/", performance.model_detail, name="model_detail"),

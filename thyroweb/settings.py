@@ -40,6 +40,20 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name}={raw!r} is not an integer") from None
 
 
+def env_float(name: str, default: float, low: float, high: float) -> float:
+    """Read a number between low and high; fail loudly on anything else."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from None
+    if not low <= value <= high:
+        raise ImproperlyConfigured(f"{name}={raw!r} is outside {low}-{high}")
+    return value
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -233,6 +247,23 @@ THYROWEB_DEFAULT_UNITS = env_site_units("THYROWEB_DEFAULT_UNITS", "TSH=mU/L,FT4=
 
 # Folder holding thyroid0387*.data (CI: ../shared/data); `fetch_uci` downloads into it.
 THYROWEB_DATA_DIR = Path(os.environ.get("THYROWEB_DATA_DIR", THYROWEB_HOME / "data")).resolve()
+
+# Review worklist and monitoring (issue 14).
+# Share of `normal` assessed predictions sampled into the review worklist (deterministic per panel), 0-1.
+THYROWEB_REVIEW_SAMPLE_RATE = env_float("THYROWEB_REVIEW_SAMPLE_RATE", 0.05, 0.0, 1.0)
+# Promotion also compares models on recent reviewed panels neither trained on, when at least this many exist.
+THYROWEB_REVIEW_MIN_COMPARISON = env_int("THYROWEB_REVIEW_MIN_COMPARISON", 30)
+# ... reviewed within this many days.
+THYROWEB_REVIEW_COMPARISON_DAYS = env_int("THYROWEB_REVIEW_COMPARISON_DAYS", 365)
+# Monitoring: a lab drifts when its population stability index reaches this (0.25: the usual "major shift")
+# over at least THYROWEB_MONITORING_MIN_VALUES measured values in the latest period.
+THYROWEB_MONITORING_PSI_ALERT = env_float("THYROWEB_MONITORING_PSI_ALERT", 0.25, 0.0, 100.0)
+THYROWEB_MONITORING_MIN_VALUES = env_int("THYROWEB_MONITORING_MIN_VALUES", 50)
+# Agreement alert: macro-F1 against clinicians' reviews below this, over at least ..._MIN_REVIEWS reviews.
+THYROWEB_MONITORING_MIN_MACRO_F1 = env_float("THYROWEB_MONITORING_MIN_MACRO_F1", 0.8, 0.0, 1.0)
+THYROWEB_MONITORING_MIN_REVIEWS = env_int("THYROWEB_MONITORING_MIN_REVIEWS", 30)
+# How many weeks or months the monitoring page covers.
+THYROWEB_MONITORING_PERIODS = env_int("THYROWEB_MONITORING_PERIODS", 12)
 
 # Celery: Redis broker in production; with no broker, tasks run eagerly in-process.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")

@@ -375,6 +375,15 @@ class ActivateSerializer(StrictFieldsMixin, serializers.Serializer):
 
 class TrainingRunSerializer(serializers.ModelSerializer):
     result_version = serializers.CharField(source="result_version.version", read_only=True, allow_null=True)
+    reviewed_panels = serializers.SerializerMethodField(
+        help_text="Reviewed panels the run trained on, per class (their current review as the label)."
+    )
+
+    def get_reviewed_panels(self, run) -> dict[str, int]:
+        counts = dict.fromkeys(CLASSES, 0)
+        for label in run.reviews_used.values_list("label", flat=True):
+            counts[label] += 1
+        return counts
 
     class Meta:
         model = TrainingRun
@@ -389,6 +398,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
             "params",
             "message",
             "result_version",
+            "reviewed_panels",
             "created_at",
             "started_at",
             "finished_at",
@@ -402,6 +412,12 @@ class TrainingRunCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     max_records = serializers.IntegerField(required=False, min_value=30, max_value=10_000_000)
     data_file = serializers.CharField(
         required=False, max_length=255, help_text="A UCI-format file in the data folder, added to the labelled panels."
+    )
+    include_reviews = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Add the panels clinicians reviewed, their current review as the label (subclinical forms as "
+        "their class; other thyroid condition and not thyroid-related left out).",
     )
 
 

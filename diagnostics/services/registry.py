@@ -97,8 +97,30 @@ class PromotionRefused(RequestRefused):
 
 
 def compare_with_active(candidate: ModelVersion, active: ModelVersion) -> dict:
-    """Both versions scored on the same held-out panels: the current labelled held-out panels in the
-    database, or else the comparison stored at training time when it was made against this active version."""
+    """Both versions scored on the same held-out panels (the current labelled held-out panels in the
+    database, or else the comparison stored at training time when it was made against this active
+    version) and, when there are enough, on recent reviewed panels neither version trained on."""
+    comparison = _compare_on_held_out(candidate, active)
+    comparison["reviewed"] = compare_on_reviews(candidate, active)
+    return comparison
+
+
+def compare_on_reviews(candidate: ModelVersion, active: ModelVersion) -> dict:
+    """Both versions on recent reviewed panels that neither trained on (services/reviews.py); the scores
+    only when at least THYROWEB_REVIEW_MIN_COMPARISON such panels exist."""
+    from diagnostics.services.holdout import holdout_scores
+    from diagnostics.services.reviews import unseen_reviewed_records
+
+    records = unseen_reviewed_records(candidate, active)
+    needed = settings.THYROWEB_REVIEW_MIN_COMPARISON
+    result = {"rows": len(records), "needed": needed, "candidate": None, "active": None}
+    if len(records) >= needed:
+        result["candidate"] = holdout_scores(load_predictor(candidate), records)
+        result["active"] = holdout_scores(load_predictor(active), records)
+    return result
+
+
+def _compare_on_held_out(candidate: ModelVersion, active: ModelVersion) -> dict:
     from diagnostics.services.holdout import holdout_scores, labelled_panel_records, split_holdout
 
     _, held_out = split_holdout(labelled_panel_records())
@@ -128,10 +150,14 @@ def compare_with_active(candidate: ModelVersion, active: ModelVersion) -> dict:
 def promotion_problems(comparison: dict) -> list[str]:
     """What makes the candidate worse than the active model (empty: at least as good on both figures)."""
     problems = []
-    for key, label in (("macro_f1", "macro-F1"), ("recall_hyperthyroid", "hyperthyroid recall")):
-        candidate, active = comparison["candidate"][key] or 0.0, comparison["active"][key] or 0.0
-        if candidate < active - PROMOTION_TOLERANCE:
-            problems.append(f"{label} {candidate:.3f} < {active:.3f}")
+    reviewed = comparison.get("reviewed") or {}
+    for scores, where in ((comparison, ""), (reviewed, " on reviewed panels")):
+        if not scores.get("candidate") or not scores.get("active"):
+            continue
+        for key, label in (("macro_f1", "macro-F1"), ("recall_hyperthyroid", "hyperthyroid recall")):
+            candidate, active = scores["candidate"][key] or 0.0, scores["active"][key] or 0.0
+            if candidate < active - PROMOTION_TOLERANCE:
+                problems.append(f"{label}{where} {candidate:.3f} < {active:.3f}")
     return problems
 
 

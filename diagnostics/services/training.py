@@ -25,7 +25,9 @@ from diagnostics.services.audit import record_event
 from diagnostics.services.batch import is_transient
 from diagnostics.services.holdout import holdout_key, holdout_scores, labelled_panel_records, split_holdout
 from diagnostics.services.jobs import RequestRefused, claim_job, enqueue, fail_job
+from diagnostics.services.monitoring import store_input_reference
 from diagnostics.services.registry import active_model_version, load_predictor
+from diagnostics.services.reviews import add_reviewed_panels, record_reviews_used
 from diagnostics.services.uploads import read_within_limit
 from mlcore.data import read_uci
 from mlcore.schema import CLASSES
@@ -93,12 +95,17 @@ def store_uploaded_data_file(uploaded_file) -> Path:
     return Path(default_storage.path(name))
 
 
-def start_training_run(*, user, request=None, data_file=None, params: dict | None = None) -> TrainingRun:
+def start_training_run(
+    *, user, request=None, data_file=None, params: dict | None = None, include_reviews: bool = False
+) -> TrainingRun:
     """Queue a training run on the labelled panels, plus an optional UCI-format file (a name in the data
-    folder, or an uploaded file); user None = the scheduler."""
+    folder, or an uploaded file) and, with ``include_reviews``, the panels clinicians reviewed (their
+    current review as the label: services/reviews.py); user None = the scheduler."""
     if user is not None and not has_role(user, DATA_MANAGER):
         raise PermissionDenied("Only a data manager can start a training run.")
     params = clean_params(params)
+    if include_reviews:
+        params["include_reviews"] = True
     if hasattr(data_file, "read"):
         path = store_uploaded_data_file(data_file)
     else:
@@ -144,6 +151,8 @@ def training_records(run: TrainingRun) -> list[dict]:
             if record["label"] in CLASSES and key not in seen:
                 seen.add(key)
                 records.append({**record, "holdout_key": key})
+    if run.params.get("include_reviews"):
+        records, _ = add_reviewed_panels(records)
     limit = run.params.get("max_records")
     if limit and len(records) > limit:
         # A deterministic sample: the same rows for the same data and limit.
@@ -180,6 +189,9 @@ def _train(run: TrainingRun, work_dir: Path) -> None:
     records = training_records(run)
     train, held_out = split_holdout(records)
     counts = {name: sum(1 for r in train if r["label"] == name) for name in CLASSES}
+    reviewed = [r for r in train if "review_id" in r]
+    reviewed_counts = {name: sum(1 for r in reviewed if r["label"] == name) for name in CLASSES}
+    record_reviews_used(run, reviewed)
     if len(train) < 30 or sum(1 for n in counts.values() if n) < 2:
         raise TrainingFailed(
             f"Not enough labelled panels to train: {', '.join(f'{n} {name}' for name, n in counts.items())} "
@@ -230,7 +242,12 @@ def _train(run: TrainingRun, work_dir: Path) -> None:
                 version=name,
                 status=ModelVersion.Status.CANDIDATE,
                 artefact_path=f"{MODELS_DIR}/{name}",
-                metrics={**predictor.metadata.get("metrics", {}), "holdout": holdout, "training_counts": counts},
+                metrics={
+                    **predictor.metadata.get("metrics", {}),
+                    "holdout": holdout,
+                    "training_counts": counts,
+                    "reviewed_counts": reviewed_counts,
+                },
                 model_card=_read_text(final_dir / "model_card.md"),
                 trained_by=run.started_by,
                 training_description=_description(run, len(train)),
@@ -240,11 +257,20 @@ def _train(run: TrainingRun, work_dir: Path) -> None:
                 result_version=version,
                 progress=1.0,
                 finished_at=timezone.now(),
-                message=f"Candidate {name} trained on {len(train)} panels.",
+                message=f"Candidate {name} trained on {len(train)} panels"
+                + (f", {len(reviewed)} of them reviewed by clinicians." if run.params.get("include_reviews") else "."),
             )
             if not finished:
                 raise TrainingFailed("The run was stopped before its model could be registered.")
-            record_event(action="training_run.finish", actor=run.started_by, obj=run, version=name, rows=len(train))
+            record_event(
+                action="training_run.finish",
+                actor=run.started_by,
+                obj=run,
+                version=name,
+                rows=len(train),
+                reviewed_rows=len(reviewed),
+            )
+            store_input_reference(version, train, source=f"the {len(train)} training rows of run {run.pk}")
     except Exception:
         shutil.rmtree(final_dir, ignore_errors=True)
         raise
@@ -256,6 +282,8 @@ def _read_text(path: Path) -> str:
 
 def _description(run: TrainingRun, rows: int) -> str:
     source = "labelled panels in the database" + (f" and {Path(run.data_file).name}" if run.data_file else "")
+    if run.params.get("include_reviews"):
+        source += ", with the panels clinicians reviewed"
     who = "the periodic retrain" if run.started_by_id is None else "a data manager"
     return f"Training run {run.pk}, started by {who}: {rows} rows from {source}; parameters {run.params or 'default'}."
 

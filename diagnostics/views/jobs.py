@@ -12,6 +12,7 @@ from diagnostics.access import DATA_MANAGER, role_required
 from diagnostics.forms import ScoringJobForm, TrainingRunForm
 from diagnostics.models import ScoringJob, TrainingRun
 from diagnostics.services.audit import record_event
+from diagnostics.services.reviews import reviewed_label_counts
 
 
 def _ids(request) -> list[int]:
@@ -23,7 +24,7 @@ def training_list(request):
     return render(
         request,
         "diagnostics/training_list.html",
-        {"runs": selectors.training_runs(), "form": TrainingRunForm()},
+        {"runs": selectors.training_runs(), "form": TrainingRunForm(), "reviewed": reviewed_label_counts()},
     )
 
 
@@ -43,16 +44,19 @@ def training_start(request):
         params = {"epochs": form.cleaned_data["epochs"]} if form.cleaned_data["epochs"] else None
         try:
             run = start_training_run(
-                user=request.user, request=request, data_file=form.cleaned_data["data_file"], params=params
+                user=request.user,
+                request=request,
+                data_file=form.cleaned_data["data_file"],
+                params=params,
+                include_reviews=form.cleaned_data["include_reviews"],
             )
         except ValidationError as error:
             form.add_error(None, error)
         else:
             messages.success(request, _("Training run %(id)s started.") % {"id": run.pk})
             return redirect("training_detail", pk=run.pk)
-    return render(
-        request, "diagnostics/training_list.html", {"runs": selectors.training_runs(), "form": form}, status=400
-    )
+    context = {"runs": selectors.training_runs(), "form": form, "reviewed": reviewed_label_counts()}
+    return render(request, "diagnostics/training_list.html", context, status=400)
 
 
 @role_required(DATA_MANAGER)

@@ -35,8 +35,11 @@ class TrainingRunList(ApiViewMixin, generics.ListCreateAPIView):
         options.is_valid(raise_exception=True)
         params = dict(options.validated_data)
         data_file = params.pop("data_file", None)
+        include_reviews = params.pop("include_reviews", False)
         try:
-            run = start_training_run(user=request.user, request=request, data_file=data_file, params=params)
+            run = start_training_run(
+                user=request.user, request=request, data_file=data_file, params=params, include_reviews=include_reviews
+            )
         except TrainingRejected as problem:
             raise serializers.ValidationError({"data_file" if data_file else "detail": [str(problem)]}) from None
         return Response(TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
