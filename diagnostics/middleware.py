@@ -89,6 +89,11 @@ class ContentSecurityPolicyMiddleware:
         return None
 
 
+def max_request_bytes() -> int:
+    """The largest request body accepted: an upload at the limit plus its envelope."""
+    return settings.THYROWEB_MAX_UPLOAD_BYTES + ENVELOPE_BYTES
+
+
 class RequestSizeLimitMiddleware:
     """Answer 413 before reading a body larger than the upload limit (Django caps form fields, not files)."""
 
@@ -96,7 +101,7 @@ class RequestSizeLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        limit = settings.THYROWEB_MAX_UPLOAD_BYTES + ENVELOPE_BYTES
+        limit = max_request_bytes()
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

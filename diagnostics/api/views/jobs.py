@@ -26,6 +26,7 @@ class TrainingRunList(ApiViewMixin, generics.ListCreateAPIView):
     required_role = DATA_MANAGER
     serializer_class = TrainingRunSerializer
     queryset = TrainingRun.objects.select_related("result_version")
+    body_required_for = ()  # every training option has a default
 
     @extend_schema(request=TrainingRunCreateSerializer, responses={202: TrainingRunSerializer})
     def post(self, request):
