@@ -112,3 +112,18 @@ class RequestSizeLimitMiddleware:
                 return JsonResponse({"errors": {"body": [message]}}, status=413)
             return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
         return self.get_response(request)
+
+
+class InvalidPathMiddleware:
+    """A path holding a NUL or another control character names nothing: 404 (JSON under /api/) before any
+    view passes it to the database (PostgreSQL refuses NUL in a string: that was a 500)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if any(ord(character) < 32 or ord(character) == 127 for character in request.path):
+            from diagnostics.api.errors import not_found
+
+            return not_found(request)
+        return self.get_response(request)

@@ -1,9 +1,11 @@
 from django.urls import include, path
 
-from diagnostics.views import audit, dashboard, jobs, panels, patients, performance
+from diagnostics.views import audit, dashboard, health, jobs, panels, patients, performance
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("audit/", include(audit.urlpatterns)),
     path("patients/", patients.patient_list, name="patient_list"),
     path("patients/<int:pk>/", patients.patient_detail, name="patient_detail"),

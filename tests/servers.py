@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct-horse-battery-staple-42"  # every test user's
+PLAIN_STATIC = "django.contrib.staticfiles.storage.StaticFilesStorage"  # pages without a collectstatic manifest
 
 
 def free_port() -> int:
@@ -85,7 +87,7 @@ def manage(home: Path, *args: str, env: dict | None = None) -> str:
 
 _CLINICIAN_WITH_TOKEN = (
     "from django.contrib.auth.models import Group, User; from rest_framework.authtoken.models import Token; "
-    "u = User.objects.create_user('{name}', password='correct-horse-battery-staple-42'); "
+    "u = User.objects.create_user('{name}', password='{password}'); "
     "u.groups.add(Group.objects.get(name='clinician')); print(Token.objects.create(user=u).key)"
 )
 
@@ -95,4 +97,5 @@ def prepared_home(home: Path, env: dict | None = None) -> str:
     ``clin`` and its API token: returns the token key."""
     manage(home, "migrate", "--no-input", "-v0", env=env)
     manage(home, "setup_thyroweb", "--no-demo-users", env={"THYROWEB_DATA_DIR": str(home / "no-data"), **(env or {})})
-    return manage(home, "shell", "-c", _CLINICIAN_WITH_TOKEN.format(name="clin"), env=env).strip().splitlines()[-1]
+    printed = manage(home, "shell", "-c", _CLINICIAN_WITH_TOKEN.format(name="clin", password=PASSWORD), env=env)
+    return printed.strip().splitlines()[-1]

@@ -54,7 +54,9 @@ DEBUG = env_bool("DEBUG", False)
 # else a SQLite file under THYROWEB_HOME.
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # Connections are kept 60 s and checked before reuse, so the first requests after a database restart
+    # open fresh connections instead of failing on stale ones.
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 else:
     THYROWEB_HOME.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -107,6 +109,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "diagnostics.middleware.RequestIdMiddleware",
+    "diagnostics.middleware.InvalidPathMiddleware",
     "diagnostics.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "diagnostics.middleware.ContentSecurityPolicyMiddleware",
@@ -172,6 +175,8 @@ SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if SECURE_SSL_REDI
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_HTTPS_PROXY", False) else None
+# Health checks answer load balancers and compose over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
