@@ -6,6 +6,7 @@ upload while the broker is down is refused at once instead of answered "queued" 
 
 from django.conf import settings
 from django.db import DatabaseError, connection
+from django.utils.translation import gettext as _
 
 BROKER_TIMEOUT_SECONDS = 2
 
@@ -45,7 +46,7 @@ def broker_reachable() -> bool:
 def require_broker() -> None:
     """Raise BrokerUnavailable unless a job queued now would reach a worker."""
     if not broker_reachable():
-        raise BrokerUnavailable("The job queue is unreachable, so nothing was queued; try again in a few minutes.")
+        raise BrokerUnavailable(_("The job queue is unreachable, so nothing was queued; try again in a few minutes."))
 
 
 def active_model_loadable() -> bool:

@@ -7,6 +7,7 @@ from django.conf import settings
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
 
 from diagnostics.api.errors import PayloadTooLarge
 
@@ -45,6 +46,12 @@ class BoundedJSONParser(JSONParser):
 
 
 class FhirJSONParser(BoundedJSONParser):
+    media_type = "application/fhir+json"
+
+
+class FhirJSONRenderer(JSONRenderer):
+    """JSON answered as FHIR's own media type, for clients that ask with ``Accept: application/fhir+json``."""
+
     media_type = "application/fhir+json"
 
 

@@ -17,6 +17,7 @@ from diagnostics.api.serializers import (
 )
 from diagnostics.api.views.base import ApiViewMixin
 from diagnostics.models import ScoringJob, TrainingRun
+from diagnostics.services.health import require_broker
 
 
 @extend_schema(tags=["jobs"])
@@ -36,6 +37,7 @@ class TrainingRunList(ApiViewMixin, generics.ListCreateAPIView):
         options.is_valid(raise_exception=True)
         params = dict(options.validated_data)
         data_file = params.pop("data_file", None)
+        require_broker()  # 503 now rather than "queued", then failed
         try:
             run = start_training_run(user=request.user, request=request, data_file=data_file, params=params)
         except TrainingRejected as problem:
@@ -70,6 +72,7 @@ class ScoringJobList(ApiViewMixin, generics.ListCreateAPIView):
 
         upload = ScoringJobCreateSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
+        require_broker()  # 503 now rather than "queued", then failed
         try:
             job = start_scoring_job(user=request.user, request=request, uploaded_file=upload.validated_data["file"])
         except UploadRejected as problem:
