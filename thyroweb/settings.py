@@ -188,6 +188,16 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 # The tried user name, cleaned so that a 10,000-character or NUL-laden name cannot make a login fail with a 500.
 AXES_USERNAME_CALLABLE = "diagnostics.login_protection.axes_username"
+# Failed logins from one address, across user names, within AXES_COOLOFF_TIME: past this many, any user
+# name is locked for that address (guessing one password over many accounts).
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 20)
+AXES_HANDLER = "diagnostics.login_protection.AddressLimitHandler"
+# A login refused by a lock answers as locked out (429) and does not push the lock further.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Proxies in front of gunicorn that append the client's address to X-Forwarded-For (1 with the nginx of
+# docker-compose): login limits and the audit trail then see the client, not the proxy.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "diagnostics.login_protection.client_address"
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("fr", _("French"))]
@@ -244,6 +254,26 @@ if os.environ.get("CELERY_UNACKED_RESTORE_SECONDS"):
         unacked_restore_interval=env_int("CELERY_UNACKED_RESTORE_SECONDS", 10), unacked_restore_throttle=1
     )
 CELERY_TIMEZONE = TIME_ZONE
+
+# Shared cache (API throttling, token and active-model lookups, login limits) in Redis, so that limits hold
+# across processes and machines: CACHE_URL, else REDIS_URL, else the Redis broker. Without any, each
+# process keeps its own cache in memory (the embedded default).
+CACHE_URL = os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL") or ""
+if not CACHE_URL and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CACHE_URL = CELERY_BROKER_URL
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "thyroweb"),  # several installs can share a Redis
+            # A Redis that does not answer fails fast (callers fall back: see diagnostics/process_cache.py).
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+SHARED_CACHE = bool(CACHE_URL)
 
 REST_FRAMEWORK = {
     # Token first: an anonymous API call gets 401 with a WWW-Authenticate header.
