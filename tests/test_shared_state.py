@@ -1,6 +1,7 @@
 """State shared across processes through Redis: the API throttle and the token cache hold across gunicorn
-workers and processes (two real gunicorn workers, a real Redis)."""
+processes (two real gunicorn servers on one database, taking requests in turn; a real Redis)."""
 
+import contextlib
 import http.client
 import uuid
 
@@ -23,37 +24,38 @@ def home(tmp_path_factory):
     return home, env, prepared_home(home, env=env)
 
 
-def open_connections(port: int, count: int) -> list[http.client.HTTPConnection]:
-    """Connections opened together and kept alive: gunicorn's workers take a share each."""
-    connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(count)]
-    for connection in connections:
-        connection.connect()
-    return connections
+@contextlib.contextmanager
+def two_servers(home, env: dict):
+    """Two gunicorn processes on the same database and Redis: their ports."""
+    with gunicorn(home, "--workers", "1", env=env) as (_, first):
+        with gunicorn(home, "--workers", "1", env=env) as (_, second):
+            yield first, second
 
 
-def get_over(connections: list[http.client.HTTPConnection], token: str, count: int) -> list[int]:
-    """``count`` requests spread round-robin over kept-alive connections (so over both workers)."""
+def get_in_turn(ports: tuple[int, int], token: str, count: int) -> list[int]:
+    """``count`` requests sent to each server in turn."""
     codes = []
     for index in range(count):
-        connection = connections[index % len(connections)]
+        connection = http.client.HTTPConnection("127.0.0.1", ports[index % 2], timeout=30)
         connection.request("GET", "/api/v1/model-versions/", headers={"Authorization": f"Token {token}"})
         response = connection.getresponse()
         response.read()
+        connection.close()
         codes.append(response.status)
     return codes
 
 
-def test_the_throttle_holds_across_two_gunicorn_workers(home):
+def test_the_throttle_holds_across_gunicorn_processes(home):
     home, env, token = home
-    with gunicorn(home, "--workers", "2", env={**env, "API_THROTTLE_RATE": "10/minute"}) as (_, port):
-        codes = get_over(open_connections(port, 8), token, 14)
+    with two_servers(home, {**env, "API_THROTTLE_RATE": "10/minute"}) as ports:
+        codes = get_in_turn(ports, token, 14)
     assert codes == [200] * 10 + [429] * 4
 
 
-def test_a_token_revoked_by_another_process_is_refused_at_once_by_every_worker(home):
+def test_a_token_revoked_by_another_process_is_refused_at_once_by_every_server(home):
     home, env, token = home
     env = {**env, "THYROWEB_PROCESS_CACHE_SECONDS": "300", "API_THROTTLE_RATE": "1000/minute"}
-    with gunicorn(home, "--workers", "2", env=env) as (_, port):
-        assert get_over(open_connections(port, 4), token, 8) == [200] * 8  # cached in Redis for 5 minutes
+    with two_servers(home, env) as ports:
+        assert get_in_turn(ports, token, 4) == [200] * 4  # cached for 5 minutes
         manage(home, "api_token", "revoke", "clin", env=env)  # another process, the same database and Redis
-        assert get_over(open_connections(port, 4), token, 8) == [401] * 8
+        assert get_in_turn(ports, token, 4) == [401] * 4
