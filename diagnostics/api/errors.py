@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from diagnostics.services.health import BrokerUnavailable
+from diagnostics.services.registry import NoActiveModel
 
 # What a database that cannot be reached raises (refused or dropped connection, server shutting down).
 DATABASE_UNREACHABLE = (OperationalError, InterfaceError)
@@ -65,7 +66,7 @@ def error_response(errors: dict[str, list[str]], status_code: int = 400, headers
 def exception_handler(exc, context):
     if isinstance(exc, DATABASE_UNREACHABLE):
         exc = ServiceUnavailable()
-    elif isinstance(exc, BrokerUnavailable):
+    elif isinstance(exc, (BrokerUnavailable, NoActiveModel)):
         exc = ServiceUnavailable(str(exc))
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()

@@ -194,3 +194,9 @@ def explanation_text(item) -> str:
     if not what or item.get("towards") not in CLASS_LABELS:
         return item.get("text", "")
     return _("%(input)s pushed towards %(class)s") % {"input": what, "class": CLASS_LABELS[item["towards"]]}
+
+
+@register.filter
+def has_field_errors(form) -> bool:
+    """Whether a form has errors on its fields (not only errors of the whole form)."""
+    return any(name != "__all__" for name in form.errors)

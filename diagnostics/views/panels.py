@@ -11,6 +11,7 @@ from diagnostics.indices import derived_indices
 from diagnostics.models import LabPanel, Patient
 from diagnostics.services.audit import record_event
 from diagnostics.services.panels import create_panel, get_or_create_patient
+from diagnostics.services.registry import NoActiveModel
 from diagnostics.services.scoring import explanation_of, score_panel
 from diagnostics.templatetags.pages import lab_number
 from mlcore.schema import HISTORY_FLAGS, LAB_TESTS, value_warning
@@ -45,6 +46,8 @@ def panel_create(request):
         if form.is_valid():
             try:
                 panel = _save_and_score(form, request)
+            except NoActiveModel as error:  # nothing to fix in the form: say who can help
+                form.add_error(None, str(error))
             except Exception as error:  # the model could not score: nothing was saved
                 logger.exception("lab entry: scoring failed (%s); nothing saved", type(error).__name__)
                 form.add_error(None, _("The panel could not be scored, so nothing was saved. Please try again."))
