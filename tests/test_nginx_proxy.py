@@ -11,7 +11,7 @@ import pytest
 
 from tests.api_builders import HYPO_PANEL
 from tests.nginx_proxy import nginx, nginx_binary
-from tests.servers import gunicorn, prepared_home
+from tests.servers import free_port, gunicorn, prepared_home
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(nginx_binary() is None, reason="nginx is not installed")]
 
@@ -90,3 +90,39 @@ def test_a_chunked_panel_through_nginx_is_scored_whole(proxied):
     status, chunked, _ = predict(port, token, body, chunked=True)
     assert status == 200, chunked
     assert json.loads(chunked)["probabilities"] == json.loads(predict(port, token, body)[1])["probabilities"]
+
+
+def raw_answer(port: int, request: bytes) -> tuple[int, dict, bytes]:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers, body
+
+
+def test_nginx_refuses_a_body_over_the_upload_limit_before_reading_it_in_the_api_error_shape(proxied):
+    port, token = proxied
+    request = (
+        "POST /api/v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Authorization: Token {token}\r\nContent-Length: {60 * 1024 * 1024}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    status, headers, body = raw_answer(port, request)
+    assert status == 413 and headers["Content-Type"] == "application/json"
+    assert "upload limit" in json.loads(body)["errors"]["body"][0]
+
+
+def get_request(path: str) -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+
+
+def test_with_gunicorn_unreachable_the_api_gets_a_json_503_from_nginx():
+    with nginx(free_port()) as port:  # nothing listens upstream
+        status, headers, body = raw_answer(port, get_request("/api/v1/patients/"))
+        assert status == 503 and headers["Content-Type"] == "application/json" and headers["Retry-After"] == "10"
+        assert "unavailable" in json.loads(body)["errors"]["detail"][0]
+        status, _, _ = raw_answer(port, get_request("/patients/"))
+        assert status == 502  # pages: nginx's own page
