@@ -1,9 +1,11 @@
 from django.urls import include, path
 
-from diagnostics.views import audit, dashboard, jobs, monitoring, panels, patients, performance, reviews
+from diagnostics.views import audit, dashboard, health, jobs, monitoring, panels, patients, performance, reviews
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("audit/", include(audit.urlpatterns)),
     path("patients/", patients.patient_list, name="patient_list"),
     path("patients/<int:pk>/", patients.patient_detail, name="patient_detail"),

@@ -222,6 +222,24 @@ class TestImportAndExport:
         assert response.status_code == 400
         assert path in response.json()["errors"]
 
+    def test_a_preliminary_result_is_refused_naming_its_entry_and_nothing_is_stored(self):
+        body = bundle(observation("3016-3", 45.0, "mIU/L"), observation("3026-2", 3.0, "ug/dL", status="preliminary"))
+        response = self.import_(body)
+        assert response.status_code == 400
+        [message] = response.json()["errors"]["entry.2.resource.status"]
+        assert "preliminary" in message and "final" in message
+        assert not LabPanel.objects.exists()
+
+    def test_the_export_answers_as_fhir_json_when_asked(self):
+        self.import_(US_LAB_BUNDLE)
+        patient = Patient.objects.get(record_number="MRN-FHIR-1")
+        exported = self.client.get(f"/api/v1/patients/{patient.pk}/fhir/", HTTP_ACCEPT="application/fhir+json")
+        assert exported.status_code == 200
+        assert exported["Content-Type"] == "application/fhir+json"
+        assert exported.json()["resourceType"] == "Bundle"
+        plain = self.client.get(f"/api/v1/patients/{patient.pk}/fhir/", HTTP_ACCEPT="application/json")
+        assert plain["Content-Type"] == "application/json"
+
     def test_an_impossible_birth_date_is_refused(self):
         body = bundle(observation("3016-3", 2.0, "mIU/L"))
         body["entry"][0]["resource"]["birthDate"] = "1970-02-30"

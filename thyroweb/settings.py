@@ -68,7 +68,9 @@ DEBUG = env_bool("DEBUG", False)
 # else a SQLite file under THYROWEB_HOME.
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # Connections are kept 60 s and checked before reuse, so the first requests after a database restart
+    # open fresh connections instead of failing on stale ones.
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 else:
     THYROWEB_HOME.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -121,6 +123,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "diagnostics.middleware.RequestIdMiddleware",
+    "diagnostics.middleware.InvalidPathMiddleware",
     "diagnostics.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "diagnostics.middleware.ContentSecurityPolicyMiddleware",
@@ -186,6 +189,8 @@ SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if SECURE_SSL_REDI
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_HTTPS_PROXY", False) else None
+# Health checks answer load balancers and compose over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -198,6 +203,16 @@ AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False  # no banner from every process at start-up
 # The tried user name, cleaned so that a 10,000-character or NUL-laden name cannot make a login fail with a 500.
 AXES_USERNAME_CALLABLE = "diagnostics.login_protection.axes_username"
+# Failed logins from one address, across user names, within AXES_COOLOFF_TIME: past this many, any user
+# name is locked for that address (guessing one password over many accounts).
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 20)
+AXES_HANDLER = "diagnostics.login_protection.AddressLimitHandler"
+# A login refused by a lock answers as locked out (429) and does not push the lock further.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Proxies in front of gunicorn that append the client's address to X-Forwarded-For (1 with the nginx of
+# docker-compose): login limits and the audit trail then see the client, not the proxy.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "diagnostics.login_protection.client_address"
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("fr", _("French"))]
@@ -288,6 +303,26 @@ if os.environ.get("CELERY_UNACKED_RESTORE_SECONDS"):
         unacked_restore_interval=env_int("CELERY_UNACKED_RESTORE_SECONDS", 10), unacked_restore_throttle=1
     )
 CELERY_TIMEZONE = TIME_ZONE
+
+# Shared cache (API throttling, token and active-model lookups, login limits) in Redis, so that limits hold
+# across processes and machines: CACHE_URL, else REDIS_URL, else the Redis broker. Without any, each
+# process keeps its own cache in memory (the embedded default).
+CACHE_URL = os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL") or ""
+if not CACHE_URL and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CACHE_URL = CELERY_BROKER_URL
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "thyroweb"),  # several installs can share a Redis
+            # A Redis that does not answer fails fast (callers fall back: see diagnostics/process_cache.py).
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+SHARED_CACHE = bool(CACHE_URL)
 
 REST_FRAMEWORK = {
     # Token first: an anonymous API call gets 401 with a WWW-Authenticate header.

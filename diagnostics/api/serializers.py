@@ -132,7 +132,7 @@ def _lab_field(name: str) -> serializers.Field:
     )
 
 
-class PanelValuesSerializer(serializers.Serializer):
+class PanelValuesSerializer(StrictFieldsMixin, serializers.Serializer):
     """One panel's values, named as in the UCI data; absent = not measured / not present."""
 
     age = serializers.FloatField(
@@ -166,7 +166,7 @@ class PanelCreateSerializer(PanelValuesSerializer):
     collected_at = serializers.DateTimeField(required=False, help_text="When the sample was taken (default: now).")
 
 
-class BulkPredictRequestSerializer(serializers.Serializer):
+class BulkPredictRequestSerializer(StrictFieldsMixin, serializers.Serializer):
     panels = PanelValuesSerializer(many=True, help_text="1 to 10,000 panels.")
 
 
@@ -454,5 +454,5 @@ class ScoringJobSerializer(serializers.ModelSerializer):
         return reverse("api-scoring-job-results", args=[job.pk])
 
 
-class ScoringJobCreateSerializer(serializers.Serializer):
+class ScoringJobCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     file = serializers.FileField(help_text="CSV with the panel columns, or a UCI thyroid0387-format file.")

@@ -71,7 +71,8 @@ EXPORT_CODES = {
     "FT3": (LOINC, "14928-6", "Triiodothyronine (T3) free [Moles/volume] in Serum or Plasma", "pmol/L"),
     "age": (LOINC, "30525-0", "Age", "a"),
 }
-_FINAL_STATUSES = {"final", "amended", "corrected", "preliminary"}
+# Only final results are scored: a preliminary value may still change, and a prediction made on it would stay.
+_FINAL_STATUSES = {"final", "amended", "corrected"}
 _GENDER = {"male": "M", "female": "F"}
 
 
@@ -271,7 +272,13 @@ def parse_bundle(bundle) -> ParsedBundle:
         elif subject is not None:
             subjects.add(subject)
         status = resource.get("status")
-        if status not in _FINAL_STATUSES:
+        if status == "preliminary":
+            errors.add(
+                path + ".status",
+                "status 'preliminary' is not a final result: ThyroWeb stores and scores final results only "
+                "(final, amended or corrected); send this Observation again once it is final",
+            )
+        elif status not in _FINAL_STATUSES:
             errors.add(path + ".status", f"status {status!r} is not a result (use final, amended or corrected)")
         key, seen = _coding_key(resource.get("code"))
         if key is None:

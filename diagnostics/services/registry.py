@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from diagnostics import process_cache
 from diagnostics.models import ModelVersion
@@ -71,12 +72,20 @@ def ensure_default_model_version() -> ModelVersion:
         return ModelVersion.objects.get(version=predictor.version)
 
 
+class NoActiveModel(ModelVersion.DoesNotExist):
+    """No model version is active (every version retired or a candidate): nothing can be scored."""
+
+
 def active_model_version() -> ModelVersion:
-    """The one active model version (the shipped model on a fresh install)."""
+    """The one active model version (the shipped model on a fresh install); NoActiveModel when none is."""
     version = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).first()
     if version is None:
         ensure_default_model_version()
-        version = ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE)
+        version = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).first()
+    if version is None:
+        raise NoActiveModel(
+            _("No model is active, so nothing can be scored: ask a data manager to activate a model version.")
+        )
     return version
 
 
@@ -216,4 +225,23 @@ def activate_model_version(*, version: ModelVersion, user, request=None, overrid
             override_reason=override_reason,
             comparison=comparison,
         )
+    return version
+
+
+def retire_model_version(*, version: ModelVersion, user, request=None) -> ModelVersion:
+    """Retire a candidate. The active model is never retired alone: activating another version retires it,
+    so clinicians always have a model to score with."""
+    from diagnostics.services.audit import record_event
+
+    with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        if version.status == ModelVersion.Status.ACTIVE:
+            raise PromotionRefused(
+                _("%(version)s is the active model: activate another version first (this one is then retired).")
+                % {"version": version.version}
+            )
+        if version.status != ModelVersion.Status.RETIRED:
+            version.status = ModelVersion.Status.RETIRED
+            version.save(update_fields=["status"])
+            record_event(action="model.retire", actor=user, request=request, obj=version, version=version.version)
     return version

@@ -235,3 +235,9 @@ def explanation_text(item) -> str:
             "down": _points(contributions[against]),
         }
     return _("%(input)s pushed towards %(class)s (%(points)s points)") % params
+
+
+@register.filter
+def has_field_errors(form) -> bool:
+    """Whether a form has errors on its fields (not only errors of the whole form)."""
+    return any(name != "__all__" for name in form.errors)

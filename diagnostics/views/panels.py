@@ -12,6 +12,7 @@ from diagnostics.models import LabPanel, Patient
 from diagnostics.patterns import not_used_fields, not_used_message, pattern_message
 from diagnostics.services.audit import record_event
 from diagnostics.services.panels import create_panel, get_or_create_patient
+from diagnostics.services.registry import NoActiveModel
 from diagnostics.services.scoring import explanation_of, panel_warnings, score_panel
 from mlcore import units
 from mlcore.schema import HISTORY_FLAGS, LAB_TESTS
@@ -47,6 +48,8 @@ def panel_create(request):
         if form.is_valid() and not form.needs_confirmation():
             try:
                 panel = _save_and_score(form, request)
+            except NoActiveModel as error:  # nothing to fix in the form: say who can help
+                form.add_error(None, str(error))
             except Exception as error:  # the model could not score: nothing was saved
                 logger.exception("lab entry: scoring failed (%s); nothing saved", type(error).__name__)
                 form.add_error(None, _("The panel could not be scored, so nothing was saved. Please try again."))
