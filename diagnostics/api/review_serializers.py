@@ -1,5 +1,6 @@
 """API shapes of the review worklist, reviews and monitoring figures."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from diagnostics.models import MonitoringSnapshot, PanelReview, Prediction, ReviewDiagnosis
@@ -19,6 +20,7 @@ class WorklistItemSerializer(serializers.ModelSerializer):
     prediction = serializers.IntegerField(source="id", read_only=True)
     patient = serializers.IntegerField(source="panel.patient_id", read_only=True)
     model_version = serializers.CharField(source="model_version.version", read_only=True)
+    predicted_class = serializers.SerializerMethodField(help_text="null when not assessed.")
     reasons = CodedReasonSerializer(many=True, read_only=True)
     queue_reason = serializers.SerializerMethodField(
         help_text="Why the panel is on the worklist: refer, not_assessed, abnormal (class) or sample (of normals)."
@@ -38,6 +40,10 @@ class WorklistItemSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=CLASSES, allow_null=True))
+    def get_predicted_class(self, prediction) -> str | None:
+        return prediction.predicted_class or None
 
     def get_queue_reason(self, prediction) -> str:
         return why_queued(prediction)
