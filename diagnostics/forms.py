@@ -1,11 +1,14 @@
 """Page forms. Lab values are validated by ``mlcore.schema`` (the one source of ranges and units)."""
 
+from datetime import date
+
 from django import forms
 from django.utils import timezone
 from django.utils.formats import get_format, sanitize_separators
 from django.utils.translation import gettext_lazy as _
 
-from diagnostics.models import SEX_CHOICES, LabPanel, ModelVersion, Patient
+from diagnostics.labels import FLAG_LABELS, referral_label
+from diagnostics.models import SEX_CHOICES, ModelVersion, Patient
 from mlcore.schema import AGE_MAX, AGE_MIN, HISTORY_FLAGS, LAB_TESTS, REFERRAL_SOURCES, InputError, validate_panel_all
 
 NUMERIC_FIELDS = ("age", *LAB_TESTS)
@@ -21,6 +24,14 @@ def _parse_number(text: str) -> float | None:
         return float(text.strip().lstrip("<>=").strip())
     except ValueError:
         return None
+
+
+def decimal_text(text: str) -> str:
+    """A decimal typed 4.5 or 4,5 in either language, as 4.5 (lab values never carry thousands separators)."""
+    text = sanitize_separators(text.strip())
+    if "," in text and "." not in text and text.count(",") == 1:
+        return text.replace(",", ".")
+    return text
 
 
 def tidy_message(text: str) -> str:
@@ -87,6 +98,12 @@ class LabPanelForm(forms.Form):
         label=_("Collected at"),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
+    date_of_birth = forms.DateField(
+        label=_("Date of birth"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text=_("optional; kept with the patient, and gives the age when the age is left empty"),
+    )
     age = forms.CharField(label=_("Age"), required=False, widget=DecimalTextInput(), help_text=_("years, 0–120"))
     referral_source = forms.ChoiceField(
         label=_("Referral source"),
@@ -98,7 +115,8 @@ class LabPanelForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["collected_at"].initial = timezone.localtime().replace(second=0, microsecond=0)
         for flag in HISTORY_FLAGS:
-            self.fields[flag] = forms.BooleanField(label=LabPanel._meta.get_field(flag).verbose_name, required=False)
+            self.fields[flag] = forms.BooleanField(label=FLAG_LABELS[flag], required=False)
+        self.fields["referral_source"].choices = [(s, referral_label(s)) for s in REFERRAL_SOURCES]
         for name, test in LAB_TESTS.items():
             self.fields[name] = forms.CharField(
                 label=name, required=False, max_length=32, widget=DecimalTextInput(), help_text=_lab_help(name)
@@ -118,10 +136,19 @@ class LabPanelForm(forms.Form):
     def clean_record_number(self) -> str:
         return self.cleaned_data["record_number"].strip()
 
+    def clean_date_of_birth(self):
+        born = self.cleaned_data.get("date_of_birth")
+        if born is not None and not (date(1880, 1, 1) <= born <= timezone.localdate()):
+            raise forms.ValidationError(_("The date of birth must be a past date after 1880."))
+        return born
+
     def clean(self):
         cleaned = super().clean()
         self._clean_patient(cleaned)
-        raw = {field: sanitize_separators(cleaned.get(field) or "") for field in NUMERIC_FIELDS}
+        born, collected = cleaned.get("date_of_birth"), cleaned.get("collected_at")
+        if born is not None and collected is not None and born > timezone.localtime(collected).date():
+            self.add_error("date_of_birth", _("The date of birth is after the collection date."))
+        raw = {field: decimal_text(cleaned.get(field) or "") for field in NUMERIC_FIELDS}
         raw.update({flag: bool(cleaned.get(flag)) for flag in HISTORY_FLAGS})
         raw["sex"] = cleaned.get("sex") or (self.patient.sex if self.patient else "") or None
         raw["referral_source"] = cleaned.get("referral_source") or "other"
@@ -161,7 +188,7 @@ class LabPanelForm(forms.Form):
 
 
 class PatientSearchForm(forms.Form):
-    q = forms.CharField(label=_("Record number starts with"), max_length=64, required=False)
+    q = forms.CharField(label=_("Record number contains"), max_length=64, required=False)
 
 
 class ModelActivationForm(forms.Form):

@@ -184,6 +184,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False  # no banner from every process at start-up
 # The tried user name, cleaned so that a 10,000-character or NUL-laden name cannot make a login fail with a 500.
 AXES_USERNAME_CALLABLE = "diagnostics.login_protection.axes_username"
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"  # styled and translated, with the navigation
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("fr", _("French"))]
@@ -191,6 +192,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "Europe/Paris")
 USE_I18N = True
 USE_TZ = True
+# Dates and times per language, 24-hour (thyroweb/formats/<language>/formats.py).
+FORMAT_MODULE_PATH = ["thyroweb.formats"]
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -292,5 +295,6 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    # WeasyPrint's font subsetting (fontTools) logs every table at INFO: the report needs none of it.
+    "loggers": {"django.request": {"level": "ERROR"}, "fontTools": {"level": "WARNING"}},
 }

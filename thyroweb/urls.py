@@ -13,3 +13,5 @@ urlpatterns = [
 
 # Unknown URLs under /api/ answer in the API's JSON error shape; pages keep Django's 404 page.
 handler404 = "diagnostics.api.errors.not_found"
+# The 500 page keeps the navigation when it can (diagnostics.views.errors).
+handler500 = "diagnostics.views.errors.server_error"

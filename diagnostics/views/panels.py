@@ -8,12 +8,14 @@ from diagnostics import selectors
 from diagnostics.access import CLINICIAN, role_required
 from diagnostics.forms import LabPanelForm, tidy_message
 from diagnostics.indices import derived_indices
+from diagnostics.labels import panel_flags, referral_label
 from diagnostics.models import LabPanel, Patient
 from diagnostics.services.audit import record_event
 from diagnostics.services.panels import create_panel, get_or_create_patient
+from diagnostics.services.report import comparison, lab_rows
 from diagnostics.services.scoring import explanation_of, score_panel
 from diagnostics.templatetags.pages import lab_number
-from mlcore.schema import HISTORY_FLAGS, LAB_TESTS, value_warning
+from mlcore.schema import LAB_TESTS, value_warning
 
 logger = logging.getLogger(__name__)
 
@@ -21,9 +23,10 @@ logger = logging.getLogger(__name__)
 def _save_and_score(form: LabPanelForm, request) -> LabPanel:
     """Store the panel (and a new patient) and score it, all in one transaction."""
     with transaction.atomic():
-        patient = form.patient or get_or_create_patient(
+        patient = get_or_create_patient(
             record_number=form.cleaned_data["record_number"],
             sex=form.cleaned_data.get("sex") or None,
+            date_of_birth=form.cleaned_data.get("date_of_birth"),
             user=request.user,
             request=request,
         )
@@ -57,6 +60,7 @@ def panel_create(request):
             patient = Patient.objects.visible().filter(pk=int(request.GET["patient"])).first()
         if patient is not None:
             initial = {"record_number": patient.record_number, "sex": patient.sex}
+            initial["date_of_birth"] = patient.date_of_birth
         form = LabPanelForm(initial=initial)
     return render(request, "diagnostics/panel_form.html", {"form": form})
 
@@ -74,12 +78,11 @@ def panel_detail(request, pk: int):
         "probabilities": _probability_rows(prediction),
         "explanation": explanation_of(prediction) if prediction is not None else [],
         "indices": derived_indices(values),
-        "lab_rows": [
-            {"test": test, "value": values[name], "out_of_range": _out_of_range(test, values[name])}
-            for name, test in LAB_TESTS.items()
-        ],
+        "lab_rows": lab_rows(panel),
+        "comparison": comparison(panel),
         "warnings": [_unusual_value(name, values[name]) for name in LAB_TESTS if value_warning(name, values[name])],
-        "flags": [panel._meta.get_field(f).verbose_name for f in HISTORY_FLAGS if getattr(panel, f)],
+        "flags": panel_flags(panel),
+        "referral": referral_label(panel.referral_source),
     }
     return render(request, "diagnostics/panel_detail.html", context)
 
@@ -107,12 +110,3 @@ def _unusual_value(name: str, value: float) -> str:
         _("%(test)s %(value)s %(unit)s is unusually high (above %(bound)s %(unit)s): please check it.") % params
     )
 
-
-def _out_of_range(test, value) -> str:
-    if value is None:
-        return ""
-    if value < test.reference_low:
-        return "low"
-    if value > test.reference_high:
-        return "high"
-    return ""
