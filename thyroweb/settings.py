@@ -295,6 +295,10 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    # WeasyPrint's font subsetting (fontTools) logs every table at INFO: the report needs none of it.
-    "loggers": {"django.request": {"level": "ERROR"}, "fontTools": {"level": "WARNING"}},
+    # WeasyPrint logs every layout step and its font subsetting (fontTools) every table at INFO: none is needed.
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "fontTools": {"level": "WARNING"},
+        "weasyprint": {"level": "WARNING"},
+    },
 }

@@ -1,5 +1,5 @@
-# English pages (French keeps Django's own d/m/Y H:i): ISO dates and a 24-hour clock (2026-01-05 09:30), as clinical records are written
-# in Europe; Django's own English formats are US-style (01/05/2026 9:30 a.m.).
+# English pages: ISO dates and a 24-hour clock (2026-01-05 09:30), as clinical records are written in
+# Europe; Django's own English formats are US-style (01/05/2026 9:30 a.m.). French keeps Django's d/m/Y H:i.
 DATE_FORMAT = "j M Y"
 TIME_FORMAT = "H:i"
 DATETIME_FORMAT = "j M Y H:i"
