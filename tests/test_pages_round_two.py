@@ -17,6 +17,7 @@ from diagnostics.views.errors import server_error
 from tests.api_builders import HYPO_PANEL, active_version, api, small_model_dir, token_client  # noqa: F401
 from tests.conftest import PASSWORD
 from tests.page_builders import make_panel, make_patient, make_prediction, make_version
+from tests.test_pages_lab_entry import form_data as lab_form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -30,19 +31,9 @@ def french(client):
 
 
 def form_data(**overrides) -> dict:
-    return {
-        "record_number": "MRN-DOB",
-        "new_patient": "on",
-        "sex": "F",
-        "collected_at": "2026-01-05T09:30",
-        "referral_source": "other",
-        "TSH": "1.3",
-        "T3": "2.0",
-        "TT4": "104",
-        "T4U": "0.96",
-        "FTI": "108",
-        **overrides,
-    }
+    """A new patient's panel collected on 5 January 2026 at 09:30, without an age."""
+    fields = {"record_number": "MRN-DOB", "new_patient": "on", "collected_at": "2026-01-05T09:30", "age": ""}
+    return lab_form_data(**{**fields, **overrides})
 
 
 # Date of birth and age ---------------------------------------------------------------------------
