@@ -52,7 +52,7 @@ def localized_error(error: InputError, text: str) -> str:
         return error.message
     number = _parse_number(text)
     low, high, unit = _plausible_range(error.field)
-    params = {"field": error.field, "value": text.strip(), "unit": unit}
+    params = {"field": _("Age") if error.field == "age" else error.field, "value": text.strip(), "unit": unit}
     if number is None:
         return _("%(field)s “%(value)s” is not a number.") % params
     params["value"] = _number_text(number)

@@ -194,3 +194,8 @@ def test_the_lockout_page_is_styled_and_translated(client, clinician):
     html = response.content.decode()
     assert "Connexion bloquée" in html and 'class="error-page"' in html and "thyroweb.css" in html
     assert client.post(reverse("login"), {"username": "clin", "password": PASSWORD}).status_code == 429
+
+
+def test_an_age_error_names_the_age_in_french(client_for, clinician):
+    response = french(client_for(clinician)).post(reverse("panel_create"), form_data(age="130"))
+    assert response.context["form"].errors["age"] == ["Âge 130 ans dépasse le maximum plausible de 120 ans."]

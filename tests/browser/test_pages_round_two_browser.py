@@ -153,7 +153,7 @@ def test_the_lab_history_draws_tsh_on_a_log_axis_with_points_coloured_by_class_a
     assert problems == []
 
 
-def test_the_result_page_compares_with_the_previous_panel(live_server, history):
+def test_the_result_page_compares_with_the_previous_panel_and_prints_without_navigation(live_server, history):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -163,6 +163,10 @@ def test_the_result_page_compares_with_the_previous_panel(live_server, history):
         page.goto(f"{live_server.url}{reverse('panel_detail', args=[history['panels'][-1].pk])}")
         caption = page.inner_text("#comparison caption")
         tsh = page.inner_text('#comparison tr[data-test="TSH"]')
+        page.emulate_media(media="print")  # printed: the content without navigation, forms and buttons
+        printed = {selector: page.is_visible(selector) for selector in
+                   ("header.site nav", "#language", "#report-en", "#comparison", "#prediction-title", "footer.site")}
+        page.emulate_media(media="screen")
         page.click("text=Open the previous panel")
         previous_heading = page.inner_text("#comparison caption")
         browser.close()
@@ -170,6 +174,8 @@ def test_the_result_page_compares_with_the_previous_panel(live_server, history):
     assert "2025-06-29 09:30" in caption and "hyperthyroid" in caption
     assert tsh.split("\t")[:4] == ["TSH", "0.01", "45", "+44.99 (+449900 %)"]
     assert "2025-03-01 09:30" in previous_heading
+    assert printed == {"header.site nav": False, "#language": False, "#report-en": False, "#comparison": True,
+                       "#prediction-title": True, "footer.site": True}
 
 
 def test_the_training_chart_draws_fit_and_refit_as_separate_series_with_labelled_axes(live_server, data_manager):
