@@ -20,9 +20,10 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run"]
+sys.path.insert(0, str(ROOT))
+
+from tests.browser import CHROMIUM, LAUNCH_ARGS, log_in  # noqa: E402 (the tests' Chromium set-up)
+
 PANELS = (  # a patient whose thyroid fails over a year: collected at, TSH, T3, TT4, T4U, FTI
     ("2025-01-14T09:30", "2.1", "1.9", "98", "0.95", "103"),
     ("2025-06-10T10:15", "7.8", "1.6", "70", "0.92", "76"),
@@ -56,11 +57,7 @@ def take(base: str, password: str, data_file: Path, out: Path) -> None:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-GB")
         page.set_default_timeout(60_000)
-        page.goto(f"{base}/accounts/login/")
-        page.fill("#id_username", "demo_data_manager")
-        page.fill("#id_password", password)
-        page.click("form.login button[type=submit]")
-        page.wait_for_url(f"{base}/")
+        log_in(page, base, "demo_data_manager", password)
 
         for number, (collected, tsh, t3, tt4, t4u, fti) in enumerate(PANELS):
             page.goto(f"{base}/panels/new/")
@@ -139,7 +136,7 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=30)
     for path in sorted(args.out.glob("*.png")):
-        print(f"{path.relative_to(ROOT)}: {path.stat().st_size // 1024} KiB")
+        print(f"{path}: {path.stat().st_size // 1024} KiB")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from django.urls import reverse
 from diagnostics.access import ADMIN, CLINICIAN, DATA_MANAGER
 from diagnostics.models import JobStatus, Prediction, TrainingRun
 from tests.browser import CHROMIUM, LAUNCH_ARGS
+from tests.browser import log_in as browser_log_in
 from tests.conftest import PASSWORD
 from tests.page_builders import make_panel, make_patient, make_prediction, make_version
 from tests.test_access_control import APP_ROUTES, declared_role, url_of, world  # noqa: F401 (fixture)
@@ -36,11 +37,7 @@ def chromium(playwright):
 
 
 def log_in(page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("form.login button[type=submit]")
-    page.wait_for_url(f"{base_url}/")
+    browser_log_in(page, base_url, username, PASSWORD)
 
 
 def watch(page, problems: list) -> None:
