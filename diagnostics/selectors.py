@@ -93,8 +93,9 @@ def _patients_matching(text: str):
     patients = Patient.objects.visible().order_by("record_number")
     if text:
         # Any part of the record number ("8408" finds "UCI-840801013"), in any case. No B-tree index serves
-        # a match inside the text, so this reads the patient table: a few tens of milliseconds at 100,000
-        # rows. A PostgreSQL trigram index (pg_trgm extension) would serve it if the table grows much.
+        # a match inside the text, so PostgreSQL reads the whole patient table: 150-210 ms at 100,000
+        # patients on the shared 2-core test machine (bench/pages.py; a prefix match took 0.2 ms). A trigram
+        # index (the pg_trgm extension) would serve it if the table grows much beyond that.
         patients = patients.filter(record_number__icontains=text)
     return patients
 
