@@ -64,6 +64,7 @@ def test_the_report_of_a_panel_is_a_pdf_with_patient_values_outcome_and_change_i
     assert "context not covered (context pregnant)" in text and "fti inconsistent" in text
     assert "Change since the previous panel" in text and "+42.4" in text  # TSH 3.1 -> 45.5
     assert "report-v1" in text
+    assert "newest first (at most 8)" in text
     assert "decision aid for clinicians, not a diagnosis" in text
 
 
@@ -105,3 +106,12 @@ def test_result_and_patient_pages_link_to_the_report(client_for, clinician, repo
     assert reverse("panel_report", args=[reported["panel"].pk]) + "?language=fr" in panel_html
     patient_html = client.get(reverse("patient_detail", args=[reported["patient"].pk])).content.decode()
     assert reverse("patient_report", args=[reported["patient"].pk]) + "?language=en" in patient_html
+
+
+def test_the_trend_holds_this_panel_and_at_most_seven_before_it_never_a_later_one():
+    from diagnostics.services.report import TREND_PANELS, trend_rows
+
+    patient = make_patient("MRN-TREND")
+    panels = [make_panel(patient, collected_at=COLLECTED + timedelta(days=day), TSH=1 + day) for day in range(12)]
+    rows = trend_rows(panels[9])
+    assert [row.panel for row in rows] == panels[9:1:-1] and len(rows) == TREND_PANELS == 8

@@ -123,6 +123,7 @@ def report_context(*, panel: LabPanel, user) -> dict:
         "warnings": [coded_text(item) for item in (prediction.warnings if prediction else [])],
         "comparison": comparison(panel),
         "trend": trend_rows(panel),
+        "trend_limit": TREND_PANELS,
         "lab_tests": LAB_TESTS,
     }
 
