@@ -157,6 +157,9 @@ def main() -> None:
         ("patient list, search 'BENCH-0'", reverse("patient_list") + "?q=BENCH-0"),
         ("patient list, search 'BENCH-04217'", reverse("patient_list") + "?q=BENCH-04217"),
         ("patient list, search with no match", reverse("patient_list") + "?q=ZZZ"),
+        # Inside the record number (no index serves it: the table is read)
+        ("patient list, search inside '4217'", reverse("patient_list") + "?q=4217"),
+        ("patient list, search inside, no match", reverse("patient_list") + "?q=-X9"),
         *[(f"patient page #{i + 1}", reverse("patient_detail", args=[pk])) for i, pk in enumerate(patient_ids)],
         ("dashboard (for information)", reverse("dashboard")),
     ]

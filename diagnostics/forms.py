@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from datetime import date
 
 from django import forms
 from django.conf import settings
@@ -9,7 +10,8 @@ from django.utils import timezone
 from django.utils.formats import get_format, sanitize_separators
 from django.utils.translation import gettext_lazy as _
 
-from diagnostics.models import SEX_CHOICES, LabPanel, ModelVersion, Patient
+from diagnostics.labels import FLAG_LABELS, referral_label
+from diagnostics.models import SEX_CHOICES, ModelVersion, Patient
 from mlcore import rules, units
 from mlcore.schema import (
     AGE_MAX,
@@ -37,6 +39,14 @@ def _parse_number(text: str) -> float | None:
         return None
 
 
+def decimal_text(text: str) -> str:
+    """A decimal typed 4.5 or 4,5 in either language, as 4.5 (lab values never carry thousands separators)."""
+    text = sanitize_separators(text.strip())
+    if "," in text and "." not in text and text.count(",") == 1:
+        return text.replace(",", ".")
+    return text
+
+
 def tidy_message(text: str) -> str:
     """A message built with an empty unit (T4U is a ratio) without the doubled or dangling spaces."""
     return " ".join(text.split()).replace(" .", ".").replace(" )", ")")
@@ -55,7 +65,7 @@ def localized_error(error: InputError, text: str) -> str:
         return error.message
     number = _parse_number(text)
     low, high, unit = _plausible_range(error.field)
-    params = {"field": error.field, "value": text.strip(), "unit": unit}
+    params = {"field": _("Age") if error.field == "age" else error.field, "value": text.strip(), "unit": unit}
     if number is None:
         return _("%(field)s “%(value)s” is not a number.") % params
     params["value"] = _number_text(number)
@@ -111,6 +121,12 @@ class LabPanelForm(forms.Form):
         label=_("Collected at"),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
+    date_of_birth = forms.DateField(
+        label=_("Date of birth"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text=_("optional; kept with the patient, and gives the age when the age is left empty"),
+    )
     age = forms.CharField(label=_("Age"), required=False, widget=DecimalTextInput(), help_text=_("years, 0–120"))
     referral_source = forms.ChoiceField(
         label=_("Referral source"),
@@ -122,7 +138,8 @@ class LabPanelForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["collected_at"].initial = timezone.localtime().replace(second=0, microsecond=0)
         for flag in HISTORY_FLAGS:
-            self.fields[flag] = forms.BooleanField(label=LabPanel._meta.get_field(flag).verbose_name, required=False)
+            self.fields[flag] = forms.BooleanField(label=FLAG_LABELS[flag], required=False)
+        self.fields["referral_source"].choices = [(s, referral_label(s)) for s in REFERRAL_SOURCES]
         site_units = getattr(settings, "THYROWEB_DEFAULT_UNITS", {})
         for name, test in LAB_TESTS.items():
             self.fields[name] = forms.CharField(
@@ -161,10 +178,19 @@ class LabPanelForm(forms.Form):
     def clean_record_number(self) -> str:
         return self.cleaned_data["record_number"].strip()
 
+    def clean_date_of_birth(self):
+        born = self.cleaned_data.get("date_of_birth")
+        if born is not None and not (date(1880, 1, 1) <= born <= timezone.localdate()):
+            raise forms.ValidationError(_("The date of birth must be a past date after 1880."))
+        return born
+
     def clean(self):
         cleaned = super().clean()
         self._clean_patient(cleaned)
-        raw = {field: sanitize_separators(cleaned.get(field) or "") for field in NUMERIC_FIELDS}
+        born, collected = cleaned.get("date_of_birth"), cleaned.get("collected_at")
+        if born is not None and collected is not None and born > timezone.localtime(collected).date():
+            self.add_error("date_of_birth", _("The date of birth is after the collection date."))
+        raw = {field: decimal_text(cleaned.get(field) or "") for field in NUMERIC_FIELDS}
         raw.update({flag: bool(cleaned.get(flag)) for flag in HISTORY_FLAGS})
         raw["sex"] = cleaned.get("sex") or (self.patient.sex if self.patient else "") or None
         raw["referral_source"] = cleaned.get("referral_source") or "other"
@@ -232,7 +258,7 @@ class LabPanelForm(forms.Form):
 
 
 class PatientSearchForm(forms.Form):
-    q = forms.CharField(label=_("Record number starts with"), max_length=64, required=False)
+    q = forms.CharField(label=_("Record number contains"), max_length=64, required=False)
 
 
 class ModelActivationForm(forms.Form):

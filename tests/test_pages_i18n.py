@@ -20,7 +20,7 @@ def french(client_for, clinician):
 def test_language_switch_turns_the_pages_french(french):
     html = french.get(reverse("patient_list")).content.decode()
     assert '<html lang="fr">' in html
-    assert "Saisir des résultats" in html and "Le numéro de dossier commence par" in html
+    assert "Saisir des résultats" in html and "Le numéro de dossier contient" in html
 
 
 def test_lab_form_in_french_shows_french_labels_and_decimal_commas_in_ranges(french):
@@ -68,4 +68,4 @@ def test_explanations_are_worded_in_the_page_language():
         assert explanation_text(item) == "TSH 45 mU/L pushed towards hypothyroid"
     with translation.override("fr"):
         assert explanation_text(item) == "TSH 45 mU/L a orienté vers : hypothyroïdie"
-        assert explanation_text(flag) == "sous thyroxine: oui a orienté vers : hypothyroïdie"
+        assert explanation_text(flag) == "Sous thyroxine: oui a orienté vers : hypothyroïdie"

@@ -15,7 +15,6 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.views.defaults import page_not_found
-from django.views.defaults import server_error as default_server_error
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -120,4 +119,6 @@ def server_error(request):
         return service_unavailable(request)
     if request.path.startswith("/api/"):
         return JsonResponse({"errors": {"detail": ["Internal server error."]}}, status=500)
-    return default_server_error(request)
+    from diagnostics.views.errors import server_error as page_server_error  # the page with the navigation
+
+    return page_server_error(request)

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from diagnostics import reasons
-from diagnostics.models import LabPanel
+from diagnostics.labels import flag_label, referral_label
 from mlcore.schema import HISTORY_FLAGS, LAB_TESTS
 
 register = template.Library()
@@ -196,9 +196,9 @@ def _explained_input(item: dict) -> str:
     if feature == "sex":
         return _("sex %(sex)s") % {"sex": value} if value else _("sex unknown")
     if feature == "referral_source":
-        return _("referral source %(source)s") % {"source": value}
+        return referral_label(value)
     if feature in HISTORY_FLAGS:
-        flag = LabPanel._meta.get_field(feature).verbose_name
+        flag = flag_label(feature)
         answer = _("yes") if value else _("no")
         return f"{flag}: {answer}"
     return ""
@@ -241,3 +241,22 @@ def explanation_text(item) -> str:
 def has_field_errors(form) -> bool:
     """Whether a form has errors on its fields (not only errors of the whole form)."""
     return any(name != "__all__" for name in form.errors)
+
+
+@register.filter
+def signed_number(value) -> str:
+    """A change with its sign (+0,5 / −1.2), in the page's notation."""
+    if value is None:
+        return ""
+    text = lab_number(abs(value))
+    return f"+{text}" if value > 0 else (f"−{text}" if value < 0 else text)
+
+
+@register.filter
+def signed_percent(value) -> str:
+    """A relative change, rounded to a whole percent, with its sign: +12 %."""
+    if value is None:
+        return ""
+    rounded = round(value)
+    sign = "+" if rounded > 0 else ("−" if rounded < 0 else "")
+    return f"{sign}{abs(rounded)} %"

@@ -32,7 +32,8 @@ def training_list(request):
 @role_required(DATA_MANAGER)
 def training_detail(request, pk: int):
     run = get_object_or_404(TrainingRun.objects.select_related("result_version", "started_by"), pk=pk)
-    return render(request, "diagnostics/training_detail.html", {"run": run, "charts": {"history": run.history}})
+    stages = selectors.training_stages(run.history)
+    return render(request, "diagnostics/training_detail.html", {"run": run, "stages": stages, "charts": stages})
 
 
 @require_POST

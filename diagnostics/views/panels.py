@@ -8,14 +8,15 @@ from diagnostics import selectors
 from diagnostics.access import CLINICIAN, role_required
 from diagnostics.forms import LabPanelForm
 from diagnostics.indices import derived_indices
+from diagnostics.labels import panel_flags, referral_label
 from diagnostics.models import LabPanel, Patient
 from diagnostics.patterns import not_used_fields, not_used_message, pattern_message
 from diagnostics.services.audit import record_event
 from diagnostics.services.panels import create_panel, get_or_create_patient
 from diagnostics.services.registry import NoActiveModel
+from diagnostics.services.report import comparison, lab_rows
 from diagnostics.services.scoring import explanation_of, panel_warnings, score_panel
 from mlcore import units
-from mlcore.schema import HISTORY_FLAGS, LAB_TESTS
 
 logger = logging.getLogger(__name__)
 
@@ -23,9 +24,10 @@ logger = logging.getLogger(__name__)
 def _save_and_score(form: LabPanelForm, request) -> LabPanel:
     """Store the panel (and a new patient) and score it, all in one transaction."""
     with transaction.atomic():
-        patient = form.patient or get_or_create_patient(
+        patient = get_or_create_patient(
             record_number=form.cleaned_data["record_number"],
             sex=form.cleaned_data.get("sex") or None,
+            date_of_birth=form.cleaned_data.get("date_of_birth"),
             user=request.user,
             request=request,
         )
@@ -62,6 +64,7 @@ def panel_create(request):
             patient = Patient.objects.visible().filter(pk=int(request.GET["patient"])).first()
         if patient is not None:
             initial = {"record_number": patient.record_number, "sex": patient.sex}
+            initial["date_of_birth"] = patient.date_of_birth
         form = LabPanelForm(initial=initial)
     return render(request, "diagnostics/panel_form.html", {"form": form})
 
@@ -83,17 +86,14 @@ def panel_detail(request, pk: int):
         "pattern_message": pattern_message(prediction.pattern) if prediction is not None else "",
         "not_used": not_used_message(not_used_fields(prediction.warnings)) if prediction is not None else "",
         "lab_rows": [
-            {
-                "test": test,
-                "value": values[name],
-                "out_of_range": _out_of_range(test, values[name]),
-                "received": _as_received(panel.received.get(name), name),
-            }
-            for name, test in LAB_TESTS.items()
+            {**row, "received": _as_received(panel.received.get(row["test"].name), row["test"].name)}
+            for row in lab_rows(panel)
         ],
         "any_received": bool(panel.received),
+        "comparison": comparison(panel),
         "warnings": panel_warnings(panel),
-        "flags": [panel._meta.get_field(f).verbose_name for f in HISTORY_FLAGS if getattr(panel, f)],
+        "flags": panel_flags(panel),
+        "referral": referral_label(panel.referral_source),
     }
     return render(request, "diagnostics/panel_detail.html", context)
 
@@ -116,11 +116,3 @@ def _probability_rows(prediction) -> list[dict]:
     ]
 
 
-def _out_of_range(test, value) -> str:
-    if value is None:
-        return ""
-    if value < test.reference_low:
-        return "low"
-    if value > test.reference_high:
-        return "high"
-    return ""
