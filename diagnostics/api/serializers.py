@@ -231,8 +231,23 @@ class ActivateSerializer(StrictFieldsMixin, serializers.Serializer):
     )
 
 
+class RecoverySerializer(serializers.Serializer):
+    """One thing the job healer did: the job's worker was lost (or its queued task was), and it was resumed."""
+
+    at = serializers.DateTimeField()
+    reason = serializers.ChoiceField(choices=["worker_lost", "lost_from_broker", "gave_up"])
+    attempt = serializers.IntegerField(help_text="the attempt that followed (gave_up: the attempts made)")
+    message = serializers.CharField(help_text='e.g. "Worker lost at …, resumed (attempt 2)."')
+
+    def to_representation(self, entry: dict) -> dict:
+        from diagnostics.services.jobs import recovery_message
+
+        return {**entry, "message": recovery_message(entry)}
+
+
 class TrainingRunSerializer(serializers.ModelSerializer):
     result_version = serializers.CharField(source="result_version.version", read_only=True, allow_null=True)
+    recoveries = RecoverySerializer(many=True, read_only=True)
 
     class Meta:
         model = TrainingRun
@@ -247,6 +262,8 @@ class TrainingRunSerializer(serializers.ModelSerializer):
             "params",
             "message",
             "result_version",
+            "attempts",
+            "recoveries",
             "created_at",
             "started_at",
             "finished_at",
@@ -266,6 +283,7 @@ class TrainingRunCreateSerializer(StrictFieldsMixin, serializers.Serializer):
 class ScoringJobSerializer(serializers.ModelSerializer):
     model_version = serializers.CharField(source="model_version.version", read_only=True, allow_null=True)
     results_url = serializers.SerializerMethodField()
+    recoveries = RecoverySerializer(many=True, read_only=True)
 
     class Meta:
         model = ScoringJob
@@ -281,6 +299,8 @@ class ScoringJobSerializer(serializers.ModelSerializer):
             "rejected",
             "model_version",
             "message",
+            "attempts",
+            "recoveries",
             "created_at",
             "started_at",
             "finished_at",

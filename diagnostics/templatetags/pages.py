@@ -194,3 +194,11 @@ def explanation_text(item) -> str:
     if not what or item.get("towards") not in CLASS_LABELS:
         return item.get("text", "")
     return _("%(input)s pushed towards %(class)s") % {"input": what, "class": CLASS_LABELS[item["towards"]]}
+
+
+@register.filter
+def recovery_messages(recoveries: list[dict]) -> list[str]:
+    """What the job healer did, one sentence each ("Worker lost at …, resumed (attempt 2).")."""
+    from diagnostics.services.jobs import recovery_message
+
+    return [recovery_message(entry) for entry in recoveries or []]
