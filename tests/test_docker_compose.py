@@ -58,3 +58,20 @@ def test_migrate_runs_the_project_set_up_commands():
 def test_dockerfile_installs_the_pinned_requirements():
     dockerfile = (BASE_DIR / "Dockerfile").read_text()
     assert "FROM python:3.11" in dockerfile and "pip install -r requirements.txt" in dockerfile
+
+
+def test_every_long_running_service_restarts_and_redis_keeps_its_data():
+    services = compose()["services"]
+    for name, service in services.items():
+        assert service.get("restart") == ("no" if name == "migrate" else "unless-stopped"), name
+    redis = services["redis"]
+    assert "--appendonly yes" in redis["command"] and any(v.endswith(":/data") for v in redis["volumes"])
+    assert redis["volumes"][0].split(":")[0] in compose()["volumes"]
+
+
+def test_web_and_worker_have_health_checks_and_share_no_disk():
+    services = compose()["services"]
+    assert "/healthz" in " ".join(services["web"]["healthcheck"]["test"])
+    assert "inspect ping" in " ".join(services["worker"]["healthcheck"]["test"])
+    for name in ("web", "worker", "beat", "migrate"):
+        assert not services[name].get("volumes"), f"{name}: files are shared through the database, not a volume"
