@@ -177,7 +177,8 @@ def test_a_file_saved_on_disk_before_the_database_storage_is_still_read(media_ro
 def test_a_process_with_an_empty_media_root_serves_a_model_trained_elsewhere(
     media_root, small_model_dir, settings, tmp_path
 ):
-    version = ModelVersion.objects.create(version="elsewhere", artefact_path=store_artefact(small_model_dir, "models/x"))
+    stored = store_artefact(small_model_dir, "models/x")
+    version = ModelVersion.objects.create(version="elsewhere", artefact_path=stored)
     settings.MEDIA_ROOT = tmp_path / "another-machine"  # nothing on this disk
 
     predictor = load_predictor(version)
