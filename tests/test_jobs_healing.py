@@ -33,7 +33,7 @@ pytestmark = pytest.mark.django_db
 
 
 def make_run(**fields) -> TrainingRun:
-    return TrainingRun.objects.create(celery_task_id="task-1", **fields)
+    return TrainingRun.objects.create(**{"celery_task_id": "task-1", **fields})
 
 
 def ago(seconds: float):

@@ -243,7 +243,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 # A message not acknowledged this many seconds after delivery (its worker died) goes back to the queue;
 # keep it above the longest task. A dead worker's job does not wait for it: the healer queues it again
 # once its heartbeat is stale (below), and the old message, delivered later, finds the job taken.
-# CELERY_UNACKED_RESTORE_SECONDS: how often workers look for such messages (kombu's default sweep is about 100 s; tests set a few seconds).
+# CELERY_UNACKED_RESTORE_SECONDS: how often workers look for such messages (kombu's default sweep is
+# about 100 s; tests set a few seconds).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
 if os.environ.get("CELERY_UNACKED_RESTORE_SECONDS"):
     CELERY_BROKER_TRANSPORT_OPTIONS.update(
