@@ -245,6 +245,7 @@ def test_a_database_outage_during_a_job_leaves_the_worker_running_and_the_job_fi
         finished = time.monotonic()
         assert worker.process.poll() is None, worker.log()  # the worker lived through it
         assert celery_app.control.ping(destination=[worker.name], timeout=2)
+        assert healer.process.poll() is None, healer.log()  # beat lived through it too
 
     job.refresh_from_db()
     assert_every_row_scored_once(job, rows)
