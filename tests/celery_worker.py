@@ -61,10 +61,14 @@ class WorkerProcess:
         )
 
     def wait_ready(self, timeout: float = 60) -> None:
+        """Until the worker answers a ping, or says it is ready (a solo worker that took a long task at once
+        answers no ping until the task ends)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.log()}")
+            if f"{self.name} ready." in self.log_path.read_text(errors="replace"):
+                return
             try:
                 if celery_app.control.ping(destination=[self.name], timeout=0.5):
                     return

@@ -12,6 +12,7 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management import call_command
+from django.urls import reverse
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
@@ -149,6 +150,25 @@ def test_the_healer_is_scheduled_by_the_migration_and_set_up_keeps_its_interval(
 
     task = PeriodicTask.objects.get(name=HEAL_TASK_NAME)
     assert (task.interval.every, task.interval.period, task.expire_seconds) == (7, "seconds", 7)
+
+
+def test_the_job_pages_and_the_api_show_the_attempts_and_recoveries(client_for, data_manager):
+    entry = {"at": "2026-11-29T10:15:00+00:00", "reason": "worker_lost", "attempt": 2}
+    run = make_run(status=JobStatus.RUNNING, attempts=2, recoveries=[entry])
+    job = ScoringJob.objects.create(status=JobStatus.QUEUED, recoveries=[{**entry, "reason": "lost_from_broker"}])
+    client = client_for(data_manager)
+
+    api = client.get(reverse("api-training-run", args=[run.pk])).json()
+    assert api["attempts"] == 2 and api["recoveries"] == [
+        {**entry, "at": "2026-11-29T11:15:00+01:00", "message": recovery_message(entry)}
+    ]
+    page = client.get(reverse("training_detail", args=[run.pk])).content.decode()
+    assert "Worker lost at " in page and "resumed (attempt 2)." in page and "Started 2 times." in page
+    page = client.get(reverse("scoring_detail", args=[job.pk])).content.decode()
+    assert "Queued task lost by the broker at " in page
+    client.post(reverse("set_language"), {"language": "fr", "next": "/"})
+    page = client.get(reverse("training_detail", args=[run.pk])).content.decode()
+    assert "Processus de travail perdu le " in page and "travail repris (tentative 2)." in page
 
 
 # --- Files in the database: no process needs another's disk ---

@@ -6,7 +6,7 @@ panel serializers below document that shape in the OpenAPI schema.
 """
 
 import math
-from datetime import date
+from datetime import date, datetime
 
 from django.utils import timezone
 from rest_framework import serializers
@@ -242,7 +242,8 @@ class RecoverySerializer(serializers.Serializer):
     def to_representation(self, entry: dict) -> dict:
         from diagnostics.services.jobs import recovery_message
 
-        return {**entry, "message": recovery_message(entry)}
+        moment = datetime.fromisoformat(entry["at"])
+        return super().to_representation({**entry, "at": moment, "message": recovery_message(entry)})
 
 
 class TrainingRunSerializer(serializers.ModelSerializer):

@@ -139,10 +139,12 @@ def recovery_message(entry: dict) -> str:
     moment = datetime.fromisoformat(entry["at"])
     at = formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
     if entry["reason"] == WORKER_LOST:
-        return gettext("Worker lost at %(at)s, resumed (attempt %(attempt)s).") % {"at": at, **entry}
+        message = gettext("Worker lost at %(at)s, resumed (attempt %(attempt)s).")
+        return message % {"at": at, "attempt": entry["attempt"]}
     if entry["reason"] == LOST_FROM_BROKER:
         return gettext("Queued task lost by the broker at %(at)s, queued again.") % {"at": at}
-    return gettext("Worker lost at %(at)s after %(attempt)s attempts: the job was stopped.") % {"at": at, **entry}
+    message = gettext("Worker lost at %(at)s after %(attempt)s attempts: the job was stopped.")
+    return message % {"at": at, "attempt": entry["attempt"]}
 
 
 def broker_task_ids() -> set[str] | None:
