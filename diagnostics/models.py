@@ -246,6 +246,13 @@ class Job(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Last sign of life: beaten while running (services/jobs.py), set when queued again; the healer
+    # queues a running job again once it is older than THYROWEB_JOB_STALE_SECONDS.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Times a worker has started or resumed the job.
+    attempts = models.PositiveIntegerField(default=0)
+    # What the healer did: [{"at": ISO time, "reason": "worker_lost" | "lost_from_broker" | "gave_up", "attempt": n}].
+    recoveries = models.JSONField(default=list, blank=True)
 
     class Meta:
         abstract = True
@@ -306,6 +313,22 @@ class ScoringChunk(models.Model):
 
     def __str__(self) -> str:
         return f"chunk {self.index} of scoring job {self.job_id}"
+
+
+class StoredFile(models.Model):
+    """A file kept in the database (diagnostics/storage.py): uploads, job working data, results and trained
+    model archives, so that every web and worker process sees them without a shared disk."""
+
+    name = models.CharField(max_length=255, unique=True)
+    content = models.BinaryField()
+    size = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class AppendOnlyError(Exception):

@@ -75,3 +75,18 @@ def test_nginx_is_the_only_way_in_and_proxies_to_web():
 def test_the_web_health_check_asks_the_health_endpoint():
     check = " ".join(compose()["services"]["web"]["healthcheck"]["test"])
     assert "http://127.0.0.1:8000/healthz" in check
+def test_every_long_running_service_restarts_and_redis_keeps_its_data():
+    services = compose()["services"]
+    for name, service in services.items():
+        assert service.get("restart") == ("no" if name == "migrate" else "unless-stopped"), name
+    redis = services["redis"]
+    assert "--appendonly yes" in redis["command"] and any(v.endswith(":/data") for v in redis["volumes"])
+    assert redis["volumes"][0].split(":")[0] in compose()["volumes"]
+
+
+def test_web_and_worker_have_health_checks_and_share_no_disk():
+    services = compose()["services"]
+    assert "/healthz" in " ".join(services["web"]["healthcheck"]["test"])
+    assert "inspect ping" in " ".join(services["worker"]["healthcheck"]["test"])
+    for name in ("web", "worker", "beat", "migrate"):
+        assert not services[name].get("volumes"), f"{name}: files are shared through the database, not a volume"

@@ -10,7 +10,7 @@ from diagnostics.models import AuditEvent, JobStatus, LabPanel, Patient, Predict
 from diagnostics.services.batch import (
     UploadRejected,
     process_scoring_job,
-    result_csv_path,
+    result_csv_text,
     start_scoring_job,
 )
 from diagnostics.services.jobs import fail_job
@@ -29,8 +29,7 @@ def run(job: ScoringJob) -> ScoringJob:
 
 
 def result_rows(job: ScoringJob) -> list[dict]:
-    with open(result_csv_path(job), encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+    return list(csv.DictReader(io.StringIO(result_csv_text(job))))
 
 
 def good_and_bad_csv() -> str:

@@ -12,7 +12,7 @@ import pytest
 
 from diagnostics.models import JobStatus, LabPanel, Patient, Prediction, ScoringChunk, ScoringJob
 from diagnostics.roles import ensure_groups
-from diagnostics.services.batch import result_csv_path, start_scoring_job
+from diagnostics.services.batch import result_csv_text, start_scoring_job
 from tests.celery_worker import run_worker, worker_support_missing
 from tests.jobs_fixtures import active_version, media_root, scorable_dev_lines, small_model_dir, upload
 from thyroweb.celery import app as celery_app
@@ -64,8 +64,7 @@ def test_a_job_survives_a_killed_worker_with_every_row_scored_exactly_once(media
     assert predictions.count() == ROWS and predictions.values("panel").distinct().count() == ROWS
     record_ids = {line.rsplit("[", 1)[1] for line in scorable_dev_lines(ROWS)}
     assert job.scored_rows == ROWS and Patient.objects.count() == len(record_ids)  # no patient twice either
-    with open(result_csv_path(job), encoding="utf-8") as handle:
-        assert len(handle.read().splitlines()) == ROWS + 1
+    assert len(result_csv_text(job).splitlines()) == ROWS + 1
 
 
 def test_two_workers_share_the_chunks_of_one_job_and_score_every_row_once(media_root, active_version, settings):
@@ -88,8 +87,7 @@ def test_two_workers_share_the_chunks_of_one_job_and_score_every_row_once(media_
     assert len({chunk.done_by for chunk in chunks}) == 2  # both workers scored chunks of the one job
     predictions = Prediction.objects.filter(panel__source_ref__startswith=f"job{job.pk}:")
     assert predictions.count() == ROWS and predictions.values("panel").distinct().count() == ROWS
-    with open(result_csv_path(job), encoding="utf-8") as handle:
-        lines = [row.split(",", 1)[0] for row in handle.read().splitlines()[1:]]
+    lines = [row.split(",", 1)[0] for row in result_csv_text(job).splitlines()[1:]]
     assert lines == [str(n) for n in range(1, ROWS + 1)]
 
 

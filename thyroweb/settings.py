@@ -229,8 +229,11 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", THYROWEB_HOME / "media"))
 MEDIA_URL = "media/"
+# Uploads, batch-job working files, results and trained models are kept in the database, so any web or
+# worker process sees them; THYROWEB_FILE_STORAGE names another Django storage class (e.g. django-storages'
+# "storages.backends.s3.S3Storage", configured by its own AWS_* variables). MEDIA_ROOT is only a local cache.
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": os.environ.get("THYROWEB_FILE_STORAGE", "diagnostics.storage.DatabaseStorage")},
     "staticfiles": {
         "BACKEND": os.environ.get("STATICFILES_BACKEND", "whitenoise.storage.CompressedManifestStaticFilesStorage")
     },
@@ -287,8 +290,15 @@ THYROWEB_MONITORING_PERIODS = env_int("THYROWEB_MONITORING_PERIODS", 12)
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
-CELERY_RESULT_BACKEND = "django-db"
+# Job tasks keep their state on their own row (TrainingRun, ScoringJob) and store no Celery result: a
+# result write during a database outage would otherwise stop the worker. Tasks that do store one
+# (health_check) retry the write while the database is unreachable (thyroweb/celery_backend.py).
+CELERY_RESULT_BACKEND = "thyroweb.celery_backend:RetryingDatabaseBackend"
 CELERY_RESULT_EXTENDED = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND_ALWAYS_RETRY = True
+CELERY_RESULT_BACKEND_MAX_RETRIES = env_int("CELERY_RESULT_BACKEND_MAX_RETRIES", 30)
+CELERY_RESULT_BACKEND_MAX_SLEEP_BETWEEN_RETRIES_MS = 10_000
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -298,8 +308,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 # A message not acknowledged this many seconds after delivery (its worker died) goes back to the queue;
-# keep it above the longest task. CELERY_UNACKED_RESTORE_SECONDS: how often workers look for such
-# messages (kombu's default sweep is about 100 s; tests set a few seconds).
+# keep it above the longest task. A dead worker's job does not wait for it: the healer queues it again
+# once its heartbeat is stale (below), and the old message, delivered later, finds the job taken.
+# CELERY_UNACKED_RESTORE_SECONDS: how often workers look for such messages (kombu's default sweep is
+# about 100 s; tests set a few seconds).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
 if os.environ.get("CELERY_UNACKED_RESTORE_SECONDS"):
     CELERY_BROKER_TRANSPORT_OPTIONS.update(
@@ -326,6 +338,19 @@ if CACHE_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 SHARED_CACHE = bool(CACHE_URL)
+# Jobs that heal (diagnostics/services/jobs.py): a running job beats every THYROWEB_JOB_HEARTBEAT_SECONDS;
+# the healer (the "Heal lost jobs" beat schedule, every THYROWEB_JOB_HEAL_SECONDS) queues again a running
+# job silent for THYROWEB_JOB_STALE_SECONDS, and a queued job whose task the broker no longer holds after
+# THYROWEB_JOB_QUEUED_GRACE_SECONDS; a job started THYROWEB_JOB_MAX_ATTEMPTS times without finishing fails.
+THYROWEB_JOB_HEARTBEAT_SECONDS = env_int("THYROWEB_JOB_HEARTBEAT_SECONDS", 15)
+THYROWEB_JOB_STALE_SECONDS = env_int("THYROWEB_JOB_STALE_SECONDS", 60)
+THYROWEB_JOB_HEAL_SECONDS = env_int("THYROWEB_JOB_HEAL_SECONDS", 30)
+THYROWEB_JOB_QUEUED_GRACE_SECONDS = env_int("THYROWEB_JOB_QUEUED_GRACE_SECONDS", 60)
+THYROWEB_JOB_MAX_ATTEMPTS = env_int("THYROWEB_JOB_MAX_ATTEMPTS", 3)
+if not 0 < THYROWEB_JOB_HEARTBEAT_SECONDS < THYROWEB_JOB_STALE_SECONDS:
+    raise ImproperlyConfigured("THYROWEB_JOB_HEARTBEAT_SECONDS must be above 0 and below THYROWEB_JOB_STALE_SECONDS")
+if THYROWEB_JOB_HEAL_SECONDS < 1 or THYROWEB_JOB_MAX_ATTEMPTS < 1:
+    raise ImproperlyConfigured("THYROWEB_JOB_HEAL_SECONDS and THYROWEB_JOB_MAX_ATTEMPTS must be at least 1")
 
 REST_FRAMEWORK = {
     # Token first: an anonymous API call gets 401 with a WWW-Authenticate header.

@@ -6,7 +6,7 @@ panel serializers below document that shape in the OpenAPI schema.
 """
 
 import math
-from datetime import date
+from datetime import date, datetime
 
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
@@ -373,6 +373,21 @@ class ActivateSerializer(StrictFieldsMixin, serializers.Serializer):
     )
 
 
+class RecoverySerializer(serializers.Serializer):
+    """One thing the job healer did: the job's worker was lost (or its queued task was), and it was resumed."""
+
+    at = serializers.DateTimeField()
+    reason = serializers.ChoiceField(choices=["worker_lost", "lost_from_broker", "gave_up"])
+    attempt = serializers.IntegerField(help_text="the attempt that followed (gave_up: the attempts made)")
+    message = serializers.CharField(help_text='e.g. "Worker lost at …, resumed (attempt 2)."')
+
+    def to_representation(self, entry: dict) -> dict:
+        from diagnostics.services.jobs import recovery_message
+
+        moment = datetime.fromisoformat(entry["at"])
+        return super().to_representation({**entry, "at": moment, "message": recovery_message(entry)})
+
+
 class TrainingRunSerializer(serializers.ModelSerializer):
     result_version = serializers.CharField(source="result_version.version", read_only=True, allow_null=True)
     reviewed_panels = serializers.SerializerMethodField(
@@ -384,6 +399,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
         for label in run.reviews_used.values_list("label", flat=True):
             counts[label] += 1
         return counts
+    recoveries = RecoverySerializer(many=True, read_only=True)
 
     class Meta:
         model = TrainingRun
@@ -399,6 +415,8 @@ class TrainingRunSerializer(serializers.ModelSerializer):
             "message",
             "result_version",
             "reviewed_panels",
+            "attempts",
+            "recoveries",
             "created_at",
             "started_at",
             "finished_at",
@@ -424,6 +442,7 @@ class TrainingRunCreateSerializer(StrictFieldsMixin, serializers.Serializer):
 class ScoringJobSerializer(serializers.ModelSerializer):
     model_version = serializers.CharField(source="model_version.version", read_only=True, allow_null=True)
     results_url = serializers.SerializerMethodField()
+    recoveries = RecoverySerializer(many=True, read_only=True)
 
     class Meta:
         model = ScoringJob
@@ -439,6 +458,8 @@ class ScoringJobSerializer(serializers.ModelSerializer):
             "rejected",
             "model_version",
             "message",
+            "attempts",
+            "recoveries",
             "created_at",
             "started_at",
             "finished_at",

@@ -1,11 +1,14 @@
 """Batch scoring of uploaded files: the upload is validated first, then workers score the accepted rows.
 
-The job's task splits the accepted rows into chunks (a ScoringChunk row and a file each) and queues
+The job's task splits the accepted rows into chunks (a ScoringChunk row and a stored file each: files are
+kept in the database by default, diagnostics/storage.py, so workers need no shared disk) and queues
 helper tasks, so that every idle worker joins in: each participant takes the next chunk nobody holds
 (SELECT ... FOR UPDATE SKIP LOCKED) and stores and scores it in one transaction that also marks it
 done; whoever commits the last chunk writes the results file and closes the job. A row's panel is
 keyed by (source=csv, source_ref="job<id>:line<n>") and its prediction by (panel, model version), so
 a chunk run twice (a killed worker, a retry) adds nothing: every accepted row is scored exactly once.
+A job whose workers are all lost is queued again by the healer (services/jobs.py) and resumes with the
+chunks not done; each chunk refreshes the job's heartbeat.
 """
 
 import csv
@@ -17,8 +20,8 @@ import socket
 import uuid
 from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
 
+from celery import current_app
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
@@ -31,7 +34,7 @@ from diagnostics.models import JobStatus, LabPanel, Patient, Prediction, Scoring
 from diagnostics.services.audit import record_event
 from diagnostics.services.bulk import copy_rows
 from diagnostics.services.imports import UCI_PREFIX, collected_at_from_record_id
-from diagnostics.services.jobs import RequestRefused, claim_job, enqueue, fail_job
+from diagnostics.services.jobs import JOB_TASKS, RequestRefused, claim_job, enqueue, fail_job, is_transient
 from diagnostics.services.panels import PANEL_VALUE_FIELDS
 from diagnostics.services.registry import active_model_version, load_predictor
 from diagnostics.services.uploads import read_within_limit
@@ -199,20 +202,15 @@ def start_scoring_job(*, user, request=None, uploaded_file) -> ScoringJob:
             rejected_rows=rejected,
         )
         if job.status == JobStatus.QUEUED:
-            transaction.on_commit(lambda: enqueue_scoring_job(job))
+            transaction.on_commit(lambda: enqueue(JOB_TASKS[ScoringJob], ScoringJob, job))
     return job
-
-
-def enqueue_scoring_job(job: ScoringJob) -> None:
-    from diagnostics.tasks import run_scoring_job
-
-    enqueue(run_scoring_job, ScoringJob, job)
 
 
 # --- Scoring in workers ---
 
 # Helper tasks queued per job at most (each one stays while chunks are left, so this bounds the workers).
 MAX_HELPERS = 32
+HELPER_TASK = "diagnostics.help_scoring_job"
 
 
 def process_scoring_job(*, job_id: int, task_id: str) -> None:
@@ -258,13 +256,6 @@ def _failing_job(job: ScoringJob):
             message=f"Scoring stopped on an internal error ({type(error).__name__}); the rows scored so far are kept.",
         )
         _delete_working_files(job)
-
-
-def is_transient(error: Exception) -> bool:
-    """A lost database connection is worth a retry; anything else is not."""
-    from django.db import InterfaceError, OperationalError
-
-    return isinstance(error, (OperationalError, InterfaceError))
 
 
 def _chunks_name(job: ScoringJob) -> str:
@@ -351,8 +342,7 @@ def _prepare_chunks(job: ScoringJob) -> int:
 
 def _queue_helpers(job: ScoringJob, count: int) -> None:
     """Ask other workers to join (in-process tasks have nobody to ask; an unreachable broker: we go alone)."""
-    from diagnostics.tasks import help_scoring_job as helper
-
+    helper = current_app.tasks[HELPER_TASK]
     if helper.app.conf.task_always_eager:
         return
     try:
@@ -407,6 +397,7 @@ def _score_next_chunk(job: ScoringJob, predictor, *, careful: bool = False) -> i
         done_at=timezone.now(), done_by=f"{socket.gethostname()}/{os.getpid()}", created_patients=created_patients
     )
     ScoringJob.objects.filter(pk=job.pk).update(
+        heartbeat_at=timezone.now(),
         scored_rows=F("scored_rows") + len(records),
         progress=Cast(F("scored_rows") + len(records), FloatField()) / float(max(1, job.accepted_rows)),
     )
@@ -678,12 +669,15 @@ def _result_rows(job: ScoringJob, records: list[dict], scored: list[tuple], *, u
     return out.getvalue()
 
 
-def result_csv_path(job: ScoringJob) -> Path | None:
-    """The results CSV of a succeeded job on disk (serve it as an attachment), or None."""
+def result_csv_text(job: ScoringJob) -> str | None:
+    """The results CSV of a succeeded job (from the file storage), or None."""
     if job.status != JobStatus.SUCCEEDED or not job.result_file:
         return None
-    path = Path(job.result_file.path)
-    return path if path.exists() else None
+    try:
+        with job.result_file.open("rb") as handle:
+            return handle.read().decode("utf-8")
+    except FileNotFoundError:
+        return None
 
 
 # --- Stored panels without a prediction (e.g. right after a UCI import) ---

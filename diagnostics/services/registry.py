@@ -1,9 +1,15 @@
 """The model registry: model versions, their artefacts, and one loaded predictor per version and process."""
 
+import io
+import shutil
+import tarfile
+import tempfile
 import threading
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -21,12 +27,63 @@ _predictors: dict[tuple[int, str], object] = {}
 
 
 def artefact_dir(version: ModelVersion) -> Path:
+    """The folder of a version's saved model: the shipped one, an absolute path, or the local copy (under
+    MEDIA_ROOT, a cache) of the archive kept in the file storage, unpacked on first use in this machine."""
     if version.artefact_path == SHIPPED:
         from mlcore.predictor import DEFAULT_MODEL_DIR
 
         return Path(DEFAULT_MODEL_DIR)
     path = Path(version.artefact_path)
-    return path if path.is_absolute() else Path(settings.MEDIA_ROOT) / path
+    if path.is_absolute():
+        return path
+    local = Path(settings.MEDIA_ROOT) / path
+    if not (local / "metadata.json").exists():
+        _unpack_artefact(version.artefact_path, local)
+    return local
+
+
+def store_artefact(directory: Path, name: str) -> str:
+    """Keep a saved model folder in the file storage as ``<name>.tar.gz`` (in the caller's transaction);
+    ``name`` is the version's artefact_path."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as archive:
+        for item in sorted(directory.rglob("*")):
+            if item.is_file():
+                archive.add(item, arcname=item.relative_to(directory).as_posix(), recursive=False)
+    archive_name = f"{name}.tar.gz"
+    if default_storage.exists(archive_name):  # a name stored by an attempt that did not finish
+        default_storage.delete(archive_name)
+    default_storage.save(archive_name, ContentFile(out.getvalue()))
+    return name
+
+
+def _unpack_artefact(name: str, target: Path) -> None:
+    """Unpack ``<name>.tar.gz`` from the file storage into ``target`` (whole, or not at all)."""
+    try:
+        with default_storage.open(f"{name}.tar.gz", "rb") as handle:
+            content = handle.read()
+    except FileNotFoundError:
+        return  # neither stored nor in the cache: Predictor.load says which file is missing
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".unpack-", dir=target.parent))
+    try:
+        with tarfile.open(fileobj=io.BytesIO(content), mode="r:gz") as archive:
+            for member in archive.getmembers():  # plain files inside the folder only
+                inside = (scratch / member.name).resolve().is_relative_to(scratch.resolve())
+                if not member.isfile() or not inside:
+                    raise ValueError(f"unexpected member {member.name!r} in the model archive {name}")
+                destination = scratch / member.name
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                destination.write_bytes(archive.extractfile(member).read())
+        if target.exists() and not (target / "metadata.json").exists():
+            shutil.rmtree(target, ignore_errors=True)  # left half-written by a killed process
+        try:
+            scratch.rename(target)
+        except OSError:  # another process unpacked it at the same moment
+            if not (target / "metadata.json").exists():
+                raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def load_predictor(version: ModelVersion):

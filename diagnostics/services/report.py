@@ -19,9 +19,9 @@ from django.utils import timezone, translation
 
 from diagnostics import selectors
 from diagnostics.labels import panel_flags, referral_label
+from diagnostics.models import LabPanel, Prediction
 from diagnostics.patterns import pattern_message
 from diagnostics.reasons import messages
-from diagnostics.models import LabPanel, Prediction
 from mlcore.schema import LAB_TESTS, LabTest
 
 TREND_PANELS = 8

@@ -260,3 +260,11 @@ def signed_percent(value) -> str:
     rounded = round(value)
     sign = "+" if rounded > 0 else ("−" if rounded < 0 else "")
     return f"{sign}{abs(rounded)} %"
+
+
+@register.filter
+def recovery_messages(recoveries: list[dict]) -> list[str]:
+    """What the job healer did, one sentence each ("Worker lost at …, resumed (attempt 2).")."""
+    from diagnostics.services.jobs import recovery_message
+
+    return [recovery_message(entry) for entry in recoveries or []]

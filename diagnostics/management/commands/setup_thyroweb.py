@@ -7,17 +7,22 @@ from django.core.management.base import BaseCommand
 from diagnostics.models import LabPanel
 from diagnostics.roles import ensure_groups
 from diagnostics.services.batch import score_stored_panels
+from diagnostics.services.jobs import ensure_heal_schedule
 from diagnostics.services.registry import active_model_version
 
 
 class Command(BaseCommand):
-    help = "First-run set-up after migrate: groups, demo users, the shipped model, and the UCI data if present."
+    help = (
+        "First-run set-up after migrate: groups, the job healer's schedule, demo users, the shipped model, "
+        "and the UCI data if present."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--no-demo-users", action="store_true")
 
     def handle(self, *args, no_demo_users: bool, **options):
         ensure_groups()
+        ensure_heal_schedule()
         if not no_demo_users:
             call_command("create_demo_users", stdout=self.stdout)
         version = active_model_version()
