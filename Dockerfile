@@ -1,7 +1,10 @@
-# One image for web (gunicorn), worker and beat.
+# One image for web (gunicorn), nginx in front of it, worker and beat.
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 TF_CPP_MIN_LOG_LEVEL=2
-RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client && rm -rf /var/lib/apt/lists/*
+# Pango, HarfBuzz and fonts for WeasyPrint (the PDF report).
+RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client nginx \
+      libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY requirements.txt .
 RUN pip install -r requirements.txt

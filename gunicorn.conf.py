@@ -9,15 +9,9 @@ access_log_format = (
     '"status": "%(s)s", "bytes": "%(B)s", "duration_ms": "%(M)s", "request_id": "%({x-request-id}o)s"}'
 )
 
-# Threads, with kept-alive connections spread evenly over the worker processes (thyroweb/gunicorn_worker.py).
+# Threads: a worker process reads requests on its own event loop and runs them on 4 threads. nginx in front
+# (deploy/nginx.conf) buffers slow clients and spreads its upstream connections over the processes.
 # The number of workers is given where gunicorn starts (one per core: Makefile, docker-compose, bench).
-worker_class = "thyroweb.gunicorn_worker.BalancedThreadWorker"
+worker_class = "gthread"
 threads = 4
 keepalive = 5
-
-
-def child_exit(server, worker):
-    """The master reaped a worker (however it ended): free its balancing slot."""
-    release = getattr(worker, "release_slot", None)
-    if release is not None:
-        release()

@@ -1,7 +1,7 @@
 """API latency and throughput: gunicorn on PostgreSQL, wrk (or a Python client) on loopback. Prints figures.
 
     DATABASE_URL=postgres://... SECRET_KEY=... [THYROWEB_DATA_DIR=...] \\
-        .venv/bin/python bench/api.py [--duration 10] [--connections 8] [--workers 2] [--rate 200]
+        .venv/bin/python bench/api.py [--duration 10] [--connections 8] [--workers 2] [--rate 200] [--nginx]
 
 1. Single ``POST /api/v1/predict`` (one panel, token auth, nothing stored): wrk with 8 connections for
    --duration seconds after a warm-up (closed loop: as fast as the server answers); p50 / p90 / p99
@@ -12,14 +12,15 @@
 2. ``POST /api/v1/predict/bulk`` with 10,000 panels in one request, --bulk-runs times: wall time per run
    (request sent to response read, JSON both ways).
 
-The server is ``gunicorn thyroweb.wsgi`` with gunicorn.conf.py (gthread worker balancing connections
-over the processes, --workers x --threads) on 127.0.0.1 with the
+The server is ``gunicorn thyroweb.wsgi`` with gunicorn.conf.py (gthread, --workers x --threads; another
+class with --worker-class), with --nginx behind nginx (deploy/nginx.conf, as in production), on 127.0.0.1 with the
 environment's database: run it against a development or bench database. It uses the active model; when
 none is active and none ships with mlcore, a small model is trained on the dev data and activated.
 A bench user and its token are created and deleted at the end (their audit events stay: append-only).
 """
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -51,6 +52,7 @@ from rest_framework.authtoken.models import Token  # noqa: E402
 from diagnostics.access import CLINICIAN  # noqa: E402
 from diagnostics.models import ModelVersion  # noqa: E402
 from mlcore.schema import LAB_TESTS  # noqa: E402
+from tests.nginx_proxy import nginx  # noqa: E402
 from tests.servers import start_gunicorn, stop_gunicorn  # noqa: E402
 
 PANEL = {"age": 61, "sex": "F", "on_thyroxine": False, "TSH": 45.0, "T3": 0.9, "TT4": 40.0, "T4U": 0.95, "FTI": 42.0}
@@ -80,10 +82,12 @@ def ensure_active_model() -> str:
 class Server:
     """gunicorn serving ThyroWeb on a loopback port (log in a temporary file)."""
 
-    def __init__(self, workers: int, threads: int):
+    def __init__(self, workers: int, threads: int, worker_class: str | None = None):
         self.log = tempfile.NamedTemporaryFile(prefix="bench-api-gunicorn-", suffix=".log", delete=False)
         env = {**os.environ, "API_THROTTLE_RATE": "100000000/hour", "LOG_LEVEL": "WARNING", "TF_CPP_MIN_LOG_LEVEL": "2"}
         options = ["--workers", str(workers), "--threads", str(threads), "--keep-alive", "30", "--log-level", "warning"]
+        if worker_class:
+            options += ["--worker-class", worker_class]
         try:
             self.process, self.port = start_gunicorn(*options, env=env, output=self.log)
         except RuntimeError:
@@ -252,6 +256,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--bulk-runs", type=int, default=3, help="bulk requests of 10,000 panels (max 10)")
     parser.add_argument("--python-client", action="store_true", help="use the Python client even if wrk exists")
+    parser.add_argument("--nginx", action="store_true", help="send the load through nginx (deploy/nginx.conf)")
+    parser.add_argument("--worker-class", help="gunicorn worker class instead of gunicorn.conf.py's (e.g. gthread)")
     parser.add_argument(
         "--rate", type=float, default=200, help="also measure latency at this fixed offered rate (0: skip)"
     )
@@ -264,15 +270,18 @@ def main() -> None:
     user = get_user_model().objects.create_user(username=f"bench-api-{uuid.uuid4().hex[:8]}")
     user.groups.add(Group.objects.get(name=CLINICIAN))
     token = Token.objects.create(user=user).key
-    server = Server(args.workers, args.threads)
+    server = Server(args.workers, args.threads, args.worker_class)
+    proxy = contextlib.ExitStack()
     try:
-        print(f"gunicorn balanced gthread {args.workers} workers x {args.threads} threads on 127.0.0.1:{server.port}, "
+        port = proxy.enter_context(nginx(server.port)) if args.nginx else server.port
+        print(f"gunicorn {args.worker_class or 'gunicorn.conf.py worker'} {args.workers} workers x {args.threads} "
+              f"threads on 127.0.0.1:{server.port}{', behind nginx' if args.nginx else ''}, "
               f"PostgreSQL, model {version}, {os.cpu_count()} CPUs")  # fmt: skip
         print("load average before (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
-        warm_up(server.port, token, args.workers)
+        warm_up(port, token, args.workers)
         use_wrk = shutil.which("wrk") and not args.python_client
         runner = run_wrk if use_wrk else run_python_client
-        single = runner(server.port, token, args.connections, duration)
+        single = runner(port, token, args.connections, duration)
         print(f"\nPOST /api/v1/predict, {args.connections} connections, {duration} s ({single['tool']}):")
         print(f"  requests      {single['requests']}  (non-2xx: {single['non_2xx']}, "
               f"socket errors: {single['socket_errors']})")  # fmt: skip
@@ -284,12 +293,12 @@ def main() -> None:
         if args.rate and use_wrk:
             # Paced: each connection waits so that together they offer at least --rate requests/s. The pause
             # is the per-connection cycle minus the latency, corrected once by a 3 s calibration run.
-            alone = run_wrk(server.port, token, 1, 3)
+            alone = run_wrk(port, token, 1, 3)
             cycle = 1000 * args.connections / args.rate
             think = max(0, int(cycle - alone["p50"]))
-            trial = run_wrk(server.port, token, args.connections, 3, think_ms=think)
+            trial = run_wrk(port, token, args.connections, 3, think_ms=think)
             think = max(0, int(think - (1000 * args.connections / trial["rps"] - cycle) - 0.5))
-            paced = run_wrk(server.port, token, args.connections, duration, think_ms=think)
+            paced = run_wrk(port, token, args.connections, duration, think_ms=think)
             print(f"\nPOST /api/v1/predict paced to about {args.rate:.0f} requests/s, {args.connections} connections, "
                   f"{duration} s (wrk, {think} ms between a connection's requests):")  # fmt: skip
             print(f"  requests      {paced['requests']}  (non-2xx: {paced['non_2xx']}); achieved {paced['rps']:.0f}/s")
@@ -298,7 +307,7 @@ def main() -> None:
             print(f"  latency p99   {paced['p99']:.1f} ms   (target <= 50)")
             print(f"  (one connection alone: p50 {alone['p50']:.1f} ms, p99 {alone['p99']:.1f} ms)")
         elif args.rate:
-            fixed = run_fixed_rate(server.port, token, args.connections, duration, args.rate)
+            fixed = run_fixed_rate(port, token, args.connections, duration, args.rate)
             print(f"\nPOST /api/v1/predict at a fixed {args.rate:.0f} requests/s offered, "
                   f"{args.connections} connections, {duration} s (python, open loop):")  # fmt: skip
             print(f"  requests      {fixed['requests']}  (non-2xx: {fixed['non_2xx']}); achieved {fixed['rps']:.0f}/s")
@@ -307,11 +316,12 @@ def main() -> None:
             print(f"  latency p99   {fixed['p99']:.1f} ms   (target <= 50)")
 
         print(f"\nPOST /api/v1/predict/bulk with {BULK_PANELS:,} panels, {bulk_runs} runs:")
-        times = run_bulk(server.port, token, bulk_runs)
+        times = run_bulk(port, token, bulk_runs)
         print(f"  wall time     {', '.join(f'{t:.2f}' for t in times)} s; median {statistics.median(times):.2f} s"
               "   (target <= 2)")  # fmt: skip
         print("load average after (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     finally:
+        proxy.close()
         server.stop()
         Token.objects.filter(user=user).delete()
         user.delete()

@@ -84,12 +84,15 @@ def seed(n_patients: int, panels_each: int, rng: random.Random) -> None:
             for panel_id in panel_ids:
                 predicted = rng.choice(classes)
                 p = {"normal": 0.05, "hyperthyroid": 0.05, "hypothyroid": 0.05, predicted: 0.9}
+                referred = rng.random() < 0.05  # the dashboard's review list reads referrals
                 predictions.append(
                     Prediction(
                         panel_id=panel_id,
                         model_version=version,
                         predicted_class=predicted,
-                        uncertain=rng.random() < 0.05,
+                        uncertain=referred,
+                        outcome="refer" if referred else "assessed",
+                        reasons=[{"code": "low_confidence", "params": {}}] if referred else [],
                         p_normal=p["normal"],
                         p_hyperthyroid=p["hyperthyroid"],
                         p_hypothyroid=p["hypothyroid"],
@@ -154,6 +157,9 @@ def main() -> None:
         ("patient list, search 'BENCH-0'", reverse("patient_list") + "?q=BENCH-0"),
         ("patient list, search 'BENCH-04217'", reverse("patient_list") + "?q=BENCH-04217"),
         ("patient list, search with no match", reverse("patient_list") + "?q=ZZZ"),
+        # Inside the record number (no index serves it: the table is read)
+        ("patient list, search inside '4217'", reverse("patient_list") + "?q=4217"),
+        ("patient list, search inside, no match", reverse("patient_list") + "?q=-X9"),
         *[(f"patient page #{i + 1}", reverse("patient_detail", args=[pk])) for i, pk in enumerate(patient_ids)],
         ("dashboard (for information)", reverse("dashboard")),
     ]

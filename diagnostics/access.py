@@ -55,6 +55,16 @@ def role_required(role: str):
     return decorator
 
 
+# Declared instead of a role by the few routes open to anyone (health checks for load balancers).
+PUBLIC = "public"
+
+
+def public_route(view):
+    """Mark a page view as open without login (the route walker checks it reveals only what it should)."""
+    view.required_role = PUBLIC
+    return view
+
+
 def roles_context(request) -> dict:
     """Template context: which role the current user holds."""
     user = getattr(request, "user", None)

@@ -1,8 +1,15 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from diagnostics.models import AuditEvent, LabPanel, ModelVersion, Patient, Prediction, ScoringJob, TrainingRun
 from diagnostics.services.audit import record_event
 from diagnostics.services.patients import delete_patient
+from diagnostics.services.registry import PromotionRefused, activate_model_version, retire_model_version
+from mlcore.schema import HISTORY_FLAGS, LAB_TESTS
+
+# What the model reads from a panel: fixed once the panel is scored.
+SCORED_INPUTS = ("age", *HISTORY_FLAGS, "referral_source", *LAB_TESTS)
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -25,7 +32,7 @@ class AuditedAdmin(admin.ModelAdmin):
 
 class LabPanelInline(admin.TabularInline):
     model = LabPanel
-    fields = ("collected_at", "age", "TSH", "T3", "TT4", "T4U", "FTI", "TBG", "diagnosis_class", "source")
+    fields = ("collected_at", "age", *LAB_TESTS, "diagnosis_class", "source")
     readonly_fields = fields
     extra = 0
     show_change_link = True
@@ -59,14 +66,27 @@ class PatientAdmin(AuditedAdmin):
 
 @admin.register(LabPanel)
 class LabPanelAdmin(AuditedAdmin):
-    list_display = ("id", "patient", "collected_at", "TSH", "T3", "TT4", "FTI", "diagnosis_class", "source")
+    list_display = ("id", "patient", "collected_at", "TSH", "T3", "TT4", "FTI", "FT4", "diagnosis_class", "source")
     list_filter = ("diagnosis_class", "source", "referral_source", ("collected_at", admin.DateFieldListFilter))
     search_fields = ("=patient__record_number", "diagnosis_raw")
     date_hierarchy = "collected_at"
     raw_id_fields = ("patient", "created_by")
-    readonly_fields = ("created_at", "updated_at")
+    # The values as the lab sent them are a record of what came in: not edited afterwards.
+    readonly_fields = ("created_at", "updated_at", "received")
     list_select_related = ("patient",)
     show_full_result_count = False
+
+    # A scored panel keeps the values it was scored on: a correction is a new panel (its own prediction,
+    # both in the audit trail), never an edit under an old prediction.
+    def get_readonly_fields(self, request, obj=None):
+        fields = [*super().get_readonly_fields(request, obj)]
+        if obj is not None and obj.predictions.exists():
+            fields = ["values_locked", *fields, *SCORED_INPUTS]
+        return fields
+
+    @admin.display(description=gettext_lazy("values"))
+    def values_locked(self, panel: LabPanel) -> str:
+        return _("This panel was scored: its values cannot be changed. To correct a value, enter a new panel.")
 
 
 @admin.register(ModelVersion)
@@ -74,7 +94,40 @@ class ModelVersionAdmin(AuditedAdmin):
     list_display = ("version", "status", "created_at", "activated_at", "macro_f1")
     list_filter = ("status",)
     search_fields = ("version",)
-    readonly_fields = ("created_at", "activated_at", "activated_by", "metrics", "model_card", "artefact_path")
+    # Status changes only through the promotion rule (the actions below, the Models page, the API).
+    readonly_fields = (
+        "status", "created_at", "activated_at", "activated_by", "metrics", "model_card", "artefact_path",
+    )  # fmt: skip
+    actions = ["activate", "retire"]
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.status == ModelVersion.Status.ACTIVE:
+            return False  # clinicians would be left with no model
+        return super().has_delete_permission(request, obj)
+
+    @admin.action(description=gettext_lazy("Activate (promotion rule: at least as good as the active model)"))
+    def activate(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, _("Select exactly one version to activate."), messages.ERROR)
+            return
+        version = queryset.get()
+        try:
+            activate_model_version(version=version, user=request.user, request=request)
+        except PromotionRefused as refused:
+            hint = _("To activate it anyway, give an override reason on its page under Models.")
+            self.message_user(request, f"{refused} {hint}", messages.ERROR)
+        else:
+            self.message_user(request, _("%(version)s is now the active model.") % {"version": version.version})
+
+    @admin.action(description=gettext_lazy("Retire"))
+    def retire(self, request, queryset):
+        for version in queryset:
+            try:
+                retire_model_version(version=version, user=request.user, request=request)
+            except PromotionRefused as refused:
+                self.message_user(request, str(refused), messages.ERROR)
+            else:
+                self.message_user(request, _("%(version)s is retired.") % {"version": version.version})
 
     @admin.display(description="macro-F1")
     def macro_f1(self, version: ModelVersion):

@@ -7,4 +7,5 @@ class DiagnosticsConfig(AppConfig):
     verbose_name = "ThyroWeb diagnostics"
 
     def ready(self) -> None:
-        from diagnostics import signals  # noqa: F401  (connects the login audit receivers)
+        # signals connects the login audit receivers; tasks registers the tasks that services queue by name.
+        from diagnostics import signals, tasks  # noqa: F401

@@ -1,12 +1,28 @@
 """Page forms. Lab values are validated by ``mlcore.schema`` (the one source of ranges and units)."""
 
+import hashlib
+import json
+from datetime import date
+
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 from django.utils.formats import get_format, sanitize_separators
 from django.utils.translation import gettext_lazy as _
 
-from diagnostics.models import SEX_CHOICES, LabPanel, ModelVersion, Patient
-from mlcore.schema import AGE_MAX, AGE_MIN, HISTORY_FLAGS, LAB_TESTS, REFERRAL_SOURCES, InputError, validate_panel_all
+from diagnostics.labels import FLAG_LABELS, referral_label
+from diagnostics.models import SEX_CHOICES, ModelVersion, Patient
+from mlcore import rules, units
+from mlcore.schema import (
+    AGE_MAX,
+    AGE_MIN,
+    HISTORY_FLAGS,
+    LAB_TESTS,
+    REFERRAL_SOURCES,
+    InputError,
+    check_has_lab_value,
+    validate_panel_all,
+)
 
 NUMERIC_FIELDS = ("age", *LAB_TESTS)
 
@@ -21,6 +37,14 @@ def _parse_number(text: str) -> float | None:
         return float(text.strip().lstrip("<>=").strip())
     except ValueError:
         return None
+
+
+def decimal_text(text: str) -> str:
+    """A decimal typed 4.5 or 4,5 in either language, as 4.5 (lab values never carry thousands separators)."""
+    text = sanitize_separators(text.strip())
+    if "," in text and "." not in text and text.count(",") == 1:
+        return text.replace(",", ".")
+    return text
 
 
 def tidy_message(text: str) -> str:
@@ -41,7 +65,7 @@ def localized_error(error: InputError, text: str) -> str:
         return error.message
     number = _parse_number(text)
     low, high, unit = _plausible_range(error.field)
-    params = {"field": error.field, "value": text.strip(), "unit": unit}
+    params = {"field": _("Age") if error.field == "age" else error.field, "value": text.strip(), "unit": unit}
     if number is None:
         return _("%(field)s “%(value)s” is not a number.") % params
     params["value"] = _number_text(number)
@@ -77,8 +101,18 @@ class DecimalTextInput(forms.TextInput):
         super().__init__({"inputmode": "decimal", "autocomplete": "off", "size": 8, **(attrs or {})})
 
 
+def warnings_digest(warnings: list[rules.Reason]) -> str:
+    """A short fingerprint of the warnings a user was shown (a confirmation counts for these only)."""
+    text = json.dumps([warning.to_dict() for warning in warnings], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 class LabPanelForm(forms.Form):
-    """A new lab panel for an existing or a new patient."""
+    """A new lab panel for an existing or a new patient.
+
+    Values that raise input warnings (mlcore.rules.input_warnings: a suspected unit, an unusual value...)
+    are saved only once the user has seen the warnings and confirmed that the values are checked.
+    """
 
     record_number = forms.CharField(label=_("Medical record number"), max_length=64)
     new_patient = forms.BooleanField(label=_("New patient (create this record number)"), required=False)
@@ -86,6 +120,12 @@ class LabPanelForm(forms.Form):
     collected_at = forms.DateTimeField(
         label=_("Collected at"),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    date_of_birth = forms.DateField(
+        label=_("Date of birth"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text=_("optional; kept with the patient, and gives the age when the age is left empty"),
     )
     age = forms.CharField(label=_("Age"), required=False, widget=DecimalTextInput(), help_text=_("years, 0–120"))
     referral_source = forms.ChoiceField(
@@ -98,14 +138,29 @@ class LabPanelForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["collected_at"].initial = timezone.localtime().replace(second=0, microsecond=0)
         for flag in HISTORY_FLAGS:
-            self.fields[flag] = forms.BooleanField(label=LabPanel._meta.get_field(flag).verbose_name, required=False)
+            self.fields[flag] = forms.BooleanField(label=FLAG_LABELS[flag], required=False)
+        self.fields["referral_source"].choices = [(s, referral_label(s)) for s in REFERRAL_SOURCES]
+        site_units = getattr(settings, "THYROWEB_DEFAULT_UNITS", {})
         for name, test in LAB_TESTS.items():
             self.fields[name] = forms.CharField(
                 label=name, required=False, max_length=32, widget=DecimalTextInput(), help_text=_lab_help(name)
             )
             self.fields[name].test = test
+            # The unit the value is written in, as the lab sent it: converted to ours on saving.
+            self.fields[f"{name}_unit"] = forms.ChoiceField(
+                label=_("%(test)s unit") % {"test": name},
+                choices=[(code, units.display(code)) for code in units.accepted(name)],
+                initial=site_units.get(name, units.our_unit(name)),
+                required=False,
+            )
+        self.fields["confirm_warnings"] = forms.BooleanField(
+            label=_("I have checked these values"), required=False
+        )
+        self.fields["warnings_shown"] = forms.CharField(required=False, widget=forms.HiddenInput, max_length=64)
         self.patient: Patient | None = None
         self.clean_panel: dict | None = None
+        self.input_warnings: list[rules.Reason] = []
+        self.received: dict = {}
 
     @property
     def flag_fields(self):
@@ -115,22 +170,64 @@ class LabPanelForm(forms.Form):
     def lab_fields(self):
         return [self[name] for name in LAB_TESTS]
 
+    @property
+    def lab_fields_with_units(self):
+        """(value field, unit field) per lab test: the form shows a unit select beside each value."""
+        return [(self[name], self[f"{name}_unit"]) for name in LAB_TESTS]
+
     def clean_record_number(self) -> str:
         return self.cleaned_data["record_number"].strip()
+
+    def clean_date_of_birth(self):
+        born = self.cleaned_data.get("date_of_birth")
+        if born is not None and not (date(1880, 1, 1) <= born <= timezone.localdate()):
+            raise forms.ValidationError(_("The date of birth must be a past date after 1880."))
+        return born
 
     def clean(self):
         cleaned = super().clean()
         self._clean_patient(cleaned)
-        raw = {field: sanitize_separators(cleaned.get(field) or "") for field in NUMERIC_FIELDS}
+        born, collected = cleaned.get("date_of_birth"), cleaned.get("collected_at")
+        if born is not None and collected is not None and born > timezone.localtime(collected).date():
+            self.add_error("date_of_birth", _("The date of birth is after the collection date."))
+        raw = {field: decimal_text(cleaned.get(field) or "") for field in NUMERIC_FIELDS}
         raw.update({flag: bool(cleaned.get(flag)) for flag in HISTORY_FLAGS})
         raw["sex"] = cleaned.get("sex") or (self.patient.sex if self.patient else "") or None
         raw["referral_source"] = cleaned.get("referral_source") or "other"
+        chosen = {name: cleaned.get(f"{name}_unit") or None for name in LAB_TESTS}
+        raw, self.received, unit_errors = units.convert_panel(raw, chosen)
+        for error in unit_errors:
+            self.add_error(f"{error.field}_unit", error.message)
+            raw[error.field] = ""  # its unit is refused: no second error on the value
         clean_panel, errors = validate_panel_all(raw)
         for error in errors:
             field = error.field if error.field in self.fields else None
             self.add_error(field, tidy_message(localized_error(error, raw.get(error.field) or "")))
+        if clean_panel is not None:
+            try:
+                check_has_lab_value(clean_panel)
+            except InputError:
+                self.add_error(
+                    None,
+                    _("Enter at least one lab value (%(tests)s); TSH is needed for an assessment.")
+                    % {"tests": ", ".join(LAB_TESTS)},
+                )
+            self.input_warnings = rules.input_warnings(clean_panel)
         self.clean_panel = clean_panel
         return cleaned
+
+    def needs_confirmation(self) -> bool:
+        """Whether the valid values raise warnings the user has not confirmed (this very set of warnings);
+        if so, the form is made ready to ask: the next submission confirms the warnings shown now."""
+        if not self.input_warnings:
+            return False
+        digest = warnings_digest(self.input_warnings)
+        confirmed = self.cleaned_data.get("confirm_warnings") and self.cleaned_data.get("warnings_shown") == digest
+        if not confirmed:  # a checkbox ticked for other values, or without seeing the warnings, does not count
+            self.data = self.data.copy()
+            self.data["warnings_shown"] = digest
+            self.data["confirm_warnings"] = ""
+        return not confirmed
 
     def _post_clean(self):
         super()._post_clean()
@@ -161,7 +258,7 @@ class LabPanelForm(forms.Form):
 
 
 class PatientSearchForm(forms.Form):
-    q = forms.CharField(label=_("Record number starts with"), max_length=64, required=False)
+    q = forms.CharField(label=_("Record number contains"), max_length=64, required=False)
 
 
 class ModelActivationForm(forms.Form):
@@ -183,6 +280,9 @@ class TrainingRunForm(forms.Form):
         label=_("Epochs"), required=False, min_value=1, max_value=500, help_text=_("leave empty for the default")
     )
     data_file = forms.FileField(label=_("Extra training data (UCI thyroid0387 format, optional)"), required=False)
+    include_reviews = forms.BooleanField(
+        label=_("Add the panels clinicians reviewed (their final diagnosis as the label)"), required=False
+    )
 
 
 class ScoringJobForm(forms.Form):

@@ -3,6 +3,7 @@
 Pure arithmetic on a panel's values; each index says whether it could be computed and why not.
 """
 
+import math
 from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
@@ -12,6 +13,18 @@ SPINA_ALPHA_T = 0.1
 SPINA_BETA_T = 1.1e-6
 SPINA_D_T = 2.75
 SPINA_GT_REFERENCE = (1.41, 8.67)  # pmol/s
+# SPINA-GD with total T3 (DOMAIN.md's formula, which names the constants without values): the values are
+# those of the SPINA model as given by "Sum activity of peripheral deiodinases", Wikipedia (after Dietrich
+# et al. 2016, Front Endocrinol 7:57), https://iiab.me/kiwix/content/wikipedia_en_medicine_2022-11/A/
+# Sum_activity_of_peripheral_deiodinases: alpha_31 0.026 /L, beta_31 8e-6 /s, K_M1 5e-7 mol/L; reference
+# 20-40 nmol/s in adults.
+SPINA_ALPHA_31 = 0.026
+SPINA_BETA_31 = 8e-6
+SPINA_K_M1 = 5e-7
+SPINA_GD_REFERENCE = (20.0, 40.0)  # nmol/s
+# Jostel's TSH index = ln(TSH) + 0.1345 FT4 (pmol/L), reference 1.3-4.1 (DOMAIN.md).
+JOSTEL_FT4_COEFFICIENT = 0.1345
+JOSTEL_TSHI_REFERENCE = (1.3, 4.1)
 # FTI recorded vs TT4/T4U: beyond this relative difference the values probably hold an entry error.
 FTI_TOLERANCE = 0.05
 
@@ -64,21 +77,43 @@ def spina_gt(tsh: float | None, tt4: float | None) -> DerivedIndex:
         return DerivedIndex("spina_gt", name, None, note=_("needs a TSH above 0"))
     tt4_mol_per_l = tt4 * 1e-9
     value = SPINA_BETA_T * (SPINA_D_T + tsh) * tt4_mol_per_l / (SPINA_ALPHA_T * tsh) * 1e12
-    low, high = SPINA_GT_REFERENCE
-    return DerivedIndex(
-        "spina_gt", name, value, "pmol/s", reference=SPINA_GT_REFERENCE, warning=not (low <= value <= high)
-    )
+    return _with_reference("spina_gt", name, value, "pmol/s", SPINA_GT_REFERENCE)
 
 
-def spina_gd() -> DerivedIndex:
-    return DerivedIndex("spina_gd", _("SPINA-GD (deiodinase activity)"), None, note=_("not computable: needs free T4"))
+def _with_reference(key: str, name, value: float, unit: str, reference: tuple[float, float]) -> DerivedIndex:
+    low, high = reference
+    return DerivedIndex(key, name, value, unit, reference=reference, warning=not (low <= value <= high))
+
+
+def spina_gd(ft4: float | None, t3: float | None) -> DerivedIndex:
+    """SPINA-GD = beta_31 (K_M1 + FT4) TT3 / (alpha_31 FT4), FT4 and TT3 in mol/L, result in nmol/s."""
+    name = _("SPINA-GD (deiodinase activity)")
+    if ft4 is None or t3 is None:
+        return DerivedIndex("spina_gd", name, None, note=_("not computable: needs free T4 and total T3"))
+    if ft4 <= 0:
+        return DerivedIndex("spina_gd", name, None, note=_("needs a free T4 above 0"))
+    ft4_mol_per_l, t3_mol_per_l = ft4 * 1e-12, t3 * 1e-9
+    value = SPINA_BETA_31 * (SPINA_K_M1 + ft4_mol_per_l) * t3_mol_per_l / (SPINA_ALPHA_31 * ft4_mol_per_l) * 1e9
+    return _with_reference("spina_gd", name, value, "nmol/s", SPINA_GD_REFERENCE)
+
+
+def jostel_tsh_index(tsh: float | None, ft4: float | None) -> DerivedIndex:
+    """Jostel's TSH index = ln(TSH) + 0.1345 FT4 (pmol/L) (DOMAIN.md)."""
+    name = _("Jostel's TSH index")
+    if tsh is None or ft4 is None:
+        return DerivedIndex("jostel_tshi", name, None, note=_("not computable: needs TSH and free T4"))
+    if tsh <= 0:
+        return DerivedIndex("jostel_tshi", name, None, note=_("needs a TSH above 0"))
+    value = math.log(tsh) + JOSTEL_FT4_COEFFICIENT * ft4
+    return _with_reference("jostel_tshi", name, value, "", JOSTEL_TSHI_REFERENCE)
 
 
 def derived_indices(values: dict) -> list[DerivedIndex]:
-    """The indices for a panel's lab values (keys TSH, T3, TT4, T4U, FTI; None = not measured)."""
+    """The indices for a panel's lab values (keys TSH, T3, TT4, T4U, FTI, FT4; None = not measured)."""
     return [
         fti_check(values.get("TT4"), values.get("T4U"), values.get("FTI")),
         t3_tt4_ratio(values.get("T3"), values.get("TT4")),
         spina_gt(values.get("TSH"), values.get("TT4")),
-        spina_gd(),
+        spina_gd(values.get("FT4"), values.get("T3")),
+        jostel_tsh_index(values.get("TSH"), values.get("FT4")),
     ]

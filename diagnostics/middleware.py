@@ -89,6 +89,11 @@ class ContentSecurityPolicyMiddleware:
         return None
 
 
+def max_request_bytes() -> int:
+    """The largest request body accepted: an upload at the limit plus its envelope."""
+    return settings.THYROWEB_MAX_UPLOAD_BYTES + ENVELOPE_BYTES
+
+
 class RequestSizeLimitMiddleware:
     """Answer 413 before reading a body larger than the upload limit (Django caps form fields, not files)."""
 
@@ -96,7 +101,7 @@ class RequestSizeLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        limit = settings.THYROWEB_MAX_UPLOAD_BYTES + ENVELOPE_BYTES
+        limit = max_request_bytes()
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -106,4 +111,19 @@ class RequestSizeLimitMiddleware:
             if request.path.startswith("/api/"):
                 return JsonResponse({"errors": {"body": [message]}}, status=413)
             return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
+
+
+class InvalidPathMiddleware:
+    """A path holding a NUL or another control character names nothing: 404 (JSON under /api/) before any
+    view passes it to the database (PostgreSQL refuses NUL in a string: that was a 500)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if any(ord(character) < 32 or ord(character) == 127 for character in request.path):
+            from diagnostics.api.errors import not_found
+
+            return not_found(request)
         return self.get_response(request)

@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from mlcore import rules
 from mlcore.schema import AGE_MAX, AGE_MIN, CLASSES, LAB_TESTS, REFERRAL_SOURCES, InputError, check_value
 
 CLASS_CHOICES = [(name, name) for name in CLASSES]
@@ -77,14 +78,16 @@ class LabPanel(models.Model):
     T4U = models.FloatField("T4U", null=True, blank=True, help_text="ratio")
     FTI = models.FloatField("FTI", null=True, blank=True, help_text="TT4/T4U")
     TBG = models.FloatField("TBG", null=True, blank=True, help_text="mg/L")
+    FT4 = models.FloatField("FT4", null=True, blank=True, help_text="pmol/L (free T4, French T4L)")
+    FT3 = models.FloatField("FT3", null=True, blank=True, help_text="pmol/L (free T3, French T3L)")
+    # The lab values as they were sent, where a unit came with them: {field: {"value": 8.1, "unit": "ug/dL"}}.
+    received = models.JSONField(_("values as received"), default=dict, blank=True)
 
     source = models.CharField(_("source"), max_length=8, choices=Source.choices, default=Source.FORM)
     # Identifies the row in its source (UCI record id, CSV job+line, FHIR id) so re-imports are idempotent.
     source_ref = models.CharField(max_length=128, blank=True)
     diagnosis_raw = models.CharField(_("known diagnosis"), max_length=32, blank=True)
-    diagnosis_class = models.CharField(
-        _("known class"), max_length=16, choices=DIAGNOSIS_CLASS_CHOICES, blank=True
-    )
+    diagnosis_class = models.CharField(_("known class"), max_length=16, choices=DIAGNOSIS_CLASS_CHOICES, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -170,11 +173,23 @@ class Prediction(models.Model):
     # Indexed by prediction_unique_panel_version (panel first): no second index on panel alone.
     panel = models.ForeignKey(LabPanel, on_delete=models.CASCADE, related_name="predictions", db_index=False)
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="predictions")
-    predicted_class = models.CharField(max_length=16, choices=CLASS_CHOICES)
-    p_normal = models.FloatField()
-    p_hyperthyroid = models.FloatField()
-    p_hypothyroid = models.FloatField()
+
+    class Outcome(models.TextChoices):
+        ASSESSED = rules.ASSESSED, _("assessed")
+        REFER = rules.REFER, _("refer")
+        NOT_ASSESSED = rules.NOT_ASSESSED, _("not assessed")
+
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.ASSESSED)
+    # Empty (and no probabilities) when the outcome is not_assessed.
+    predicted_class = models.CharField(max_length=16, choices=CLASS_CHOICES, blank=True)
+    p_normal = models.FloatField(null=True, blank=True)
+    p_hyperthyroid = models.FloatField(null=True, blank=True)
+    p_hypothyroid = models.FloatField(null=True, blank=True)
+    # True whenever the outcome is not `assessed` (what clients read before outcomes existed).
     uncertain = models.BooleanField(default=False)
+    reasons = models.JSONField(default=list, blank=True, help_text="coded reasons: [{code, params}]")
+    warnings = models.JSONField(default=list, blank=True, help_text="coded input warnings: [{code, params}]")
+    pattern = models.JSONField(null=True, blank=True, help_text="guideline reading: {code, ...}")
     explanation = models.JSONField(default=list, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -185,6 +200,14 @@ class Prediction(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["panel", "model_version"], name="prediction_unique_panel_version"),
+            models.CheckConstraint(condition=Q(outcome__in=rules.OUTCOMES), name="prediction_outcome_valid"),
+            models.CheckConstraint(
+                condition=(
+                    Q(outcome=rules.NOT_ASSESSED, predicted_class="", p_normal__isnull=True)
+                    | (~Q(outcome=rules.NOT_ASSESSED) & ~Q(predicted_class="") & Q(p_normal__isnull=False))
+                ),
+                name="prediction_class_unless_not_assessed",
+            ),
             *[
                 models.CheckConstraint(condition=Q(**{f"{p}__gte": 0, f"{p}__lte": 1}), name=f"prediction_{p}_range")
                 for p in ("p_normal", "p_hyperthyroid", "p_hypothyroid")
@@ -193,13 +216,16 @@ class Prediction(models.Model):
         indexes = [
             models.Index(fields=["created_at"], name="prediction_time"),
             models.Index(fields=["uncertain", "created_at"], name="prediction_uncertain_time"),
+            models.Index(fields=["outcome", "created_at"], name="prediction_outcome_time"),
         ]
 
     def __str__(self) -> str:
         return f"{self.panel_id}: {self.predicted_class}"
 
     @property
-    def probabilities(self) -> dict[str, float]:
+    def probabilities(self) -> dict[str, float] | None:
+        if self.p_normal is None:
+            return None
         return {name: getattr(self, f"p_{name}") for name in CLASSES}
 
 
@@ -220,6 +246,13 @@ class Job(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Last sign of life: beaten while running (services/jobs.py), set when queued again; the healer
+    # queues a running job again once it is older than THYROWEB_JOB_STALE_SECONDS.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Times a worker has started or resumed the job.
+    attempts = models.PositiveIntegerField(default=0)
+    # What the healer did: [{"at": ISO time, "reason": "worker_lost" | "lost_from_broker" | "gave_up", "attempt": n}].
+    recoveries = models.JSONField(default=list, blank=True)
 
     class Meta:
         abstract = True
@@ -282,6 +315,22 @@ class ScoringChunk(models.Model):
         return f"chunk {self.index} of scoring job {self.job_id}"
 
 
+class StoredFile(models.Model):
+    """A file kept in the database (diagnostics/storage.py): uploads, job working data, results and trained
+    model archives, so that every web and worker process sees them without a shared disk."""
+
+    name = models.CharField(max_length=255, unique=True)
+    content = models.BinaryField()
+    size = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class AppendOnlyError(Exception):
     pass
 
@@ -332,3 +381,102 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("audit events cannot be deleted")
+
+
+# --- Clinicians' reviews and monitoring of the active model (issue 14) ---
+
+
+class ReviewDiagnosis(models.TextChoices):
+    """A clinician's final diagnosis for a reviewed panel."""
+
+    NORMAL = "normal", _("normal")
+    HYPERTHYROID = "hyperthyroid", _("hyperthyroid")
+    HYPOTHYROID = "hypothyroid", _("hypothyroid")
+    SUBCLINICAL_HYPERTHYROID = "subclinical_hyperthyroid", _("subclinical hyperthyroidism")
+    SUBCLINICAL_HYPOTHYROID = "subclinical_hypothyroid", _("subclinical hypothyroidism")
+    OTHER_THYROID = "other_thyroid", _("other thyroid condition")
+    NOT_THYROID = "not_thyroid", _("not thyroid-related")
+
+
+class PanelReview(models.Model):
+    """A clinician's review of a panel's prediction. Append-only: an amendment is a new row, the latest
+    review of a panel is its current one, and the earlier ones are its history."""
+
+    panel = models.ForeignKey(LabPanel, on_delete=models.CASCADE, related_name="reviews")
+    # The prediction the clinician saw (kept null if it is ever deleted).
+    prediction = models.ForeignKey(
+        Prediction, null=True, blank=True, on_delete=models.SET_NULL, related_name="reviews"
+    )
+    agrees = models.BooleanField(default=False)
+    diagnosis = models.CharField(max_length=32, choices=ReviewDiagnosis.choices)
+    comment = models.TextField(blank=True, max_length=2000)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(default=timezone.now, editable=False)
+    amends = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-reviewed_at", "-id"]
+        indexes = [models.Index(fields=["panel", "reviewed_at"], name="review_panel_time")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(diagnosis__in=ReviewDiagnosis.values), name="review_diagnosis_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"review of panel {self.panel_id}: {self.diagnosis}"
+
+
+class TrainingRunReview(models.Model):
+    """A reviewed panel (its current review at the time) used as a label by a training run."""
+
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="reviews_used")
+    review = models.ForeignKey(PanelReview, on_delete=models.PROTECT, related_name="+")
+    panel = models.ForeignKey(LabPanel, on_delete=models.CASCADE, related_name="+")
+    label = models.CharField(max_length=16, choices=CLASS_CHOICES)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "panel"], name="training_review_unique_panel")]
+
+    def __str__(self) -> str:
+        return f"panel {self.panel_id} ({self.label}) in run {self.run_id}"
+
+
+class InputReference(models.Model):
+    """A model version's training distribution of each lab: decile bin edges and proportions, and the
+    share missing; the baseline of the drift figures (population stability index)."""
+
+    model_version = models.OneToOneField(ModelVersion, on_delete=models.CASCADE, related_name="input_reference")
+    labs = models.JSONField(default=dict, help_text="{lab: {edges, proportions, missing_share, rows}}")
+    source = models.TextField(blank=True, help_text="which training rows the distribution was computed from")
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"input reference of {self.model_version}"
+
+
+class MonitoringSnapshot(models.Model):
+    """Stored monitoring figures of one model version, by week or month, as computed at one time."""
+
+    class Period(models.TextChoices):
+        WEEK = "week", _("week")
+        MONTH = "month", _("month")
+
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="snapshots")
+    period = models.CharField(max_length=8, choices=Period.choices, default=Period.WEEK)
+    figures = models.JSONField(default=dict, blank=True)
+    alerts = models.JSONField(default=list, blank=True)
+    computed_at = models.DateTimeField(default=timezone.now, db_index=True)
+    seconds = models.FloatField(default=0.0)
+    computed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-computed_at", "-id"]
+        indexes = [models.Index(fields=["model_version", "period", "computed_at"], name="snapshot_version_time")]
+
+    def __str__(self) -> str:
+        return f"monitoring of {self.model_version} by {self.period} at {self.computed_at:%Y-%m-%d %H:%M}"

@@ -1,15 +1,24 @@
-"""Short-lived per-process caches for what every API request looks up: its token's user and the active model.
+"""Short-lived caches for what every API request looks up: its token's user and the active model.
 
-An entry lives ``THYROWEB_PROCESS_CACHE_SECONDS`` (default 5; 0 turns the caches off). Inside the process
-that makes a change, the caches are emptied at once by signals (a token revoked, a user deactivated or
-moved to another group, a model version saved); other processes see the change when their entry expires,
-so a revoked token or a new active model takes effect everywhere within that many seconds.
+An entry lives ``THYROWEB_PROCESS_CACHE_SECONDS`` (default 5; 0 turns the caches off). With Redis
+configured (settings.SHARED_CACHE) the entries live there, shared by every process and machine: a change
+made anywhere (a token revoked, a user deactivated or moved to another group, a model version saved)
+empties the cache for all of them at once, through a generation counter its signals bump. Without Redis
+(the embedded default) each process keeps its own entries: the process that makes a change sees it at
+once, the others when their entry expires. A Redis that does not answer is skipped (the value is looked
+up in the database), never an error.
 """
 
+import hashlib
+import logging
 import threading
 import time
 
 from django.conf import settings
+from django.core.cache import cache as shared_cache
+
+logger = logging.getLogger(__name__)
+_MISSING = object()
 
 _caches: list["ExpiringCache"] = []
 
@@ -19,6 +28,7 @@ class ExpiringCache:
 
     def __init__(self, name: str):
         self.name = name
+        self.slug = "-".join(name.lower().split())  # for cache keys (no spaces)
         self._entries: dict = {}
         self._generation = 0  # bumped by clear(): a value computed before a clear is not kept
         self._lock = threading.Lock()
@@ -29,6 +39,8 @@ class ExpiringCache:
         seconds = settings.THYROWEB_PROCESS_CACHE_SECONDS
         if seconds <= 0:
             return compute()
+        if settings.SHARED_CACHE:
+            return self._get_shared(key, compute, seconds)
         now = time.monotonic()
         entry = self._entries.get(key)
         if entry is not None and entry[0] > now:
@@ -46,6 +58,36 @@ class ExpiringCache:
         with self._lock:
             self._entries.clear()
             self._generation += 1
+        if settings.SHARED_CACHE:
+            try:
+                shared_cache.incr(self._generation_key)
+            except ValueError:  # no counter yet (or it was evicted): any new value differs from the old
+                shared_cache.set(self._generation_key, time.time_ns(), timeout=None)
+            except Exception as error:  # noqa: BLE001 (Redis down: entries expire by themselves)
+                logger.warning("shared cache unreachable: %s", error.__class__.__name__)
+
+    @property
+    def _generation_key(self) -> str:
+        return f"process-cache:{self.slug}:generation"
+
+    def _get_shared(self, key, compute, seconds: int):
+        # The key may be a secret (an API token): only its digest goes to Redis.
+        digest = hashlib.sha256(str(key).encode()).hexdigest()
+        try:
+            generation = shared_cache.get_or_set(self._generation_key, 0, timeout=None)
+            name = f"process-cache:{self.slug}:{generation}:{digest}"
+            value = shared_cache.get(name, _MISSING)
+        except Exception as error:  # noqa: BLE001 (Redis down: look the value up instead)
+            logger.warning("shared cache unreachable: %s", error.__class__.__name__)
+            return compute()
+        if value is not _MISSING:
+            return value
+        value = compute()
+        try:
+            shared_cache.set(name, value, timeout=seconds)
+        except Exception as error:  # noqa: BLE001
+            logger.warning("shared cache unreachable: %s", error.__class__.__name__)
+        return value
 
 
 def clear_all() -> None:

@@ -1,14 +1,33 @@
 from django.urls import include, path
 
-from diagnostics.views import audit, dashboard, jobs, panels, patients, performance
+from diagnostics.views import (
+    audit,
+    dashboard,
+    health,
+    jobs,
+    monitoring,
+    panels,
+    patients,
+    performance,
+    reports,
+    reviews,
+)
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("audit/", include(audit.urlpatterns)),
     path("patients/", patients.patient_list, name="patient_list"),
     path("patients/<int:pk>/", patients.patient_detail, name="patient_detail"),
+    path("patients/<int:pk>/report.pdf", reports.patient_report, name="patient_report"),
     path("panels/new/", panels.panel_create, name="panel_create"),
     path("panels/<int:pk>/", panels.panel_detail, name="panel_detail"),
+    path("panels/<int:pk>/review/", reviews.review_create, name="review_create"),
+    path("reviews/", reviews.review_worklist, name="review_worklist"),
+    path("monitoring/", monitoring.monitoring, name="monitoring"),
+    path("monitoring/refresh/", monitoring.monitoring_refresh, name="monitoring_refresh"),
+    path("panels/<int:pk>/report.pdf", reports.panel_report, name="panel_report"),
     path("models/", performance.model_list, name="model_list"),
     path("models/compare/", performance.model_compare, name="model_compare"),
     path("models/<int:pk>/", performance.model_detail, name="model_detail"),

@@ -17,13 +17,16 @@ from typing import TextIO
 
 import numpy as np
 
+from mlcore import units as units_table
 from mlcore.schema import (
     AGE_MAX,
     AGE_MIN,
     CLASSES,
+    GARVAN_LABS,
     HISTORY_FLAGS,
     INPUT_FIELDS,
     LAB_TESTS,
+    InputError,
     label_from_diagnosis,
     validate_panel_all,
 )
@@ -51,12 +54,14 @@ UCI_ATTRIBUTES = (
     "age",
     "sex",
     *HISTORY_FLAGS,
-    *(name for test in LAB_TESTS for name in (f"{test} measured", test)),
+    *(name for test in GARVAN_LABS for name in (f"{test} measured", test)),
     "referral_source",
 )
 _UCI_TAIL = re.compile(r"^(?P<diagnosis>[^\[\]]*)\[(?P<record_id>[^\[\]]+)\]\.?$")
 
-CSV_OPTIONAL_COLUMNS = ("diagnosis", "record_id", "collected_at")
+CSV_OPTIONAL_COLUMNS = ("diagnosis", "record_id", "collected_at", "FT4", "FT3")
+# A column may name the unit its values are in: "TT4[ug/dL]", "TSH[mUI/L]" (mlcore.units).
+_HEADER_UNIT = re.compile(r"^(?P<name>[^\[\]]+?)\s*\[(?P<unit>.+)\]$")
 
 
 def _lines(source: str | os.PathLike | TextIO) -> Iterator[tuple[int, str | None]]:
@@ -110,12 +115,12 @@ def parse_uci_line(line_number: int, text: str) -> tuple[dict | None, str | None
         )
 
     problems: list[str] = []
-    raw = {name: values[name] for name in INPUT_FIELDS}
+    raw = {name: values.get(name) for name in INPUT_FIELDS}  # no free hormones in the UCI format
     for name in HISTORY_FLAGS:
         if values[name] not in ("t", "f"):
             problems.append(f"{name} {values[name]!r} is not one of t, f")
             raw[name] = "f"  # reported once, here
-    for test in LAB_TESTS:
+    for test in GARVAN_LABS:
         measured = values[f"{test} measured"]
         present = values[test] != "?"
         if measured not in ("t", "f"):
@@ -167,7 +172,9 @@ def read_uci(source: str | os.PathLike | TextIO) -> ReadResult:
 
 
 def read_csv(source: str | os.PathLike | TextIO) -> ReadResult:
-    """Read a CSV whose header names every INPUT_FIELDS column (plus optional diagnosis, record_id, collected_at)."""
+    """Read a CSV whose header names every INPUT_FIELDS column (FT4, FT3, diagnosis, record_id and
+    collected_at are optional). A lab column may name its unit, ``TT4[ug/dL]``: its values are converted
+    to ours (mlcore.units) and kept as given in the record's ``received``."""
     result = ReadResult()
     lines = list(_lines(source))
     undecodable = {number for number, text in lines if text is None}
@@ -185,10 +192,12 @@ def read_csv(source: str | os.PathLike | TextIO) -> ReadResult:
         result.errors.append(RowError(1, "line is not valid UTF-8 text"))
         return result
 
+    header, units, unit_errors = _header_units(header)
     known = set(INPUT_FIELDS) | set(CSV_OPTIONAL_COLUMNS)
     unknown = [name for name in header if name not in known]
-    missing = [name for name in INPUT_FIELDS if name not in header]
+    missing = [name for name in INPUT_FIELDS if name not in header and name not in CSV_OPTIONAL_COLUMNS]
     duplicated = sorted({name for name in header if header.count(name) > 1})
+    result.errors.extend(RowError(1, message) for message in unit_errors)
     if unknown:
         result.errors.append(RowError(1, f"unknown column(s): {', '.join(unknown)}"))
     if missing:
@@ -223,7 +232,7 @@ def read_csv(source: str | os.PathLike | TextIO) -> ReadResult:
             )
             continue
         values = dict(zip(header, row, strict=True))
-        record, reason = _csv_record(values, number)
+        record, reason = _csv_record(values, number, units)
         if reason is not None:
             result.errors.append(RowError(number, reason))
         else:
@@ -231,8 +240,33 @@ def read_csv(source: str | os.PathLike | TextIO) -> ReadResult:
     return result
 
 
-def _csv_record(values: dict[str, str], number: int) -> tuple[dict | None, str | None]:
-    clean, errors = validate_panel_all({name: values[name] for name in INPUT_FIELDS})
+def _header_units(header: list[str]) -> tuple[list[str], dict[str, str], list[str]]:
+    """Column names without their units, {column: unit as written}, unit problems."""
+    names, units, problems = [], {}, []
+    for text in header:
+        match = _HEADER_UNIT.match(text)
+        if match is None:
+            names.append(text)
+            continue
+        name, unit = match.group("name").strip(), match.group("unit").strip()
+        names.append(name)
+        if name not in units_table.CONVERSIONS:
+            problems.append(f"column {text!r}: {name} takes no unit")
+            continue
+        try:
+            units_table.factor(name, unit)
+        except InputError as error:
+            problems.append(error.message)
+        else:
+            units[name] = unit
+    return names, units, problems
+
+
+def _csv_record(
+    values: dict[str, str], number: int, units: dict[str, str] | None = None
+) -> tuple[dict | None, str | None]:
+    raw, received, _errors = units_table.convert_panel({name: values.get(name) for name in INPUT_FIELDS}, units or {})
+    clean, errors = validate_panel_all(raw)
     problems = [error.message for error in errors]
     collected_at = (values.get("collected_at") or "").strip() or None
     if collected_at is not None:
@@ -251,6 +285,8 @@ def _csv_record(values: dict[str, str], number: int) -> tuple[dict | None, str |
         collected_at=collected_at,
         line=number,
     )
+    if units:
+        record["received"] = received
     return record, None
 
 

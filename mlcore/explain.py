@@ -4,6 +4,13 @@ The attribution of an input is measured from a reference panel, a typical
 normal training panel saved with the model. For each class, the
 contributions of all inputs add up to p(class | panel) - p(class | reference)
 (up to the integration error of a few midpoint steps).
+
+An item names the class whose probability the input raised most ("towards",
+a positive attribution) and, when it lowered another class's probability by
+as much as an item must move, that class ("against", a negative attribution):
+an input can raise p(hyperthyroid) a little while the answer stays normal, and
+the item then says it moved away from normal. Inputs that were not measured
+(or not given) get no item: their absence is not a finding to show.
 """
 
 from __future__ import annotations
@@ -58,6 +65,11 @@ def _display(name: str, row: dict) -> tuple[str, object, str, str]:
     return words, value, "", f"{words}: {'yes' if value else 'no'}"
 
 
+def _points(value: float) -> str:
+    """A change of probability in percentage points (within ±100: the integration error can pass it)."""
+    return f"{max(-100.0, min(100.0, 100 * value)):+.1f} points"
+
+
 def explain_row(
     row: dict,
     attributions_by_field: dict[str, np.ndarray],
@@ -73,6 +85,13 @@ def explain_row(
         if contribution < min_contribution:
             continue
         label, value, unit, phrase = _display(name, row)
+        if value is None:  # not measured or not given: nothing the clinician can read as a finding
+            continue
+        against = int(np.argmin(vector))
+        text = f"{phrase} pushed towards {CLASSES[towards]} ({_points(contribution)})"
+        lowered = float(vector[against]) <= -min_contribution and against != towards
+        if lowered:
+            text += f", away from {CLASSES[against]} ({_points(float(vector[against]))})"
         items.append(
             {
                 "feature": name,
@@ -80,9 +99,10 @@ def explain_row(
                 "value": value,
                 "unit": unit,
                 "towards": CLASSES[towards],
+                "against": CLASSES[against] if lowered else None,
                 "contribution": round(contribution, 4),
                 "contributions": {c: round(float(v), 4) for c, v in zip(CLASSES, vector, strict=True)},
-                "text": f"{phrase} pushed towards {CLASSES[towards]}",
+                "text": text,
             }
         )
     items.sort(key=lambda item: -abs(item["contribution"]))

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mlcore import calibration
+from mlcore import calibration, reading, rules
 from mlcore.explain import explain_row, group_attributions, integrated_gradients
 from mlcore.network import WEIGHTS_FILE, NumpyNetwork
-from mlcore.preprocessing import Preprocessor
+from mlcore.preprocessing import NUMERIC_FEATURES, Preprocessor
 from mlcore.schema import CLASSES
 from mlcore.scope import NoveltyScorer
 
@@ -20,12 +20,20 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
 
 @dataclass
 class PredictionResult:
-    """One scored panel: class, calibrated probabilities, uncertainty flag and explanation."""
+    """One scored panel: the outcome (``assessed``, ``refer`` or ``not_assessed``), the class and
+    calibrated probabilities (None when not assessed), coded reasons and warnings, the explanation.
 
-    predicted_class: str
-    probabilities: dict[str, float]
+    ``uncertain`` is true whenever the outcome is not ``assessed`` (what clients read before the
+    outcome existed). ``pattern`` is the guideline reading of the panel, when one is made."""
+
+    predicted_class: str | None
+    probabilities: dict[str, float] | None
     uncertain: bool
     explanation: list[dict] = field(default_factory=list)
+    outcome: str = rules.ASSESSED
+    reasons: list[dict] = field(default_factory=list)
+    warnings: list[dict] = field(default_factory=list)
+    pattern: dict | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -43,6 +51,7 @@ class Predictor:
         self.temperature = float(metadata["temperature"])
         self.decision_weights = np.array([metadata["decision_weights"][c] for c in CLASSES])
         self.uncertain_threshold: float = float(metadata["uncertain_threshold"])
+        self.scope = rules.ModelScope.from_metadata(metadata)
         self._groups = preprocessor.feature_groups
         self._baseline = preprocessor.transform([metadata["explanation_baseline"]])[0]
         novelty = metadata.get("scope", {}).get("novelty")
@@ -75,24 +84,46 @@ class Predictor:
         """Class indices chosen by the validation-tuned decision weights."""
         return calibration.decide(probabilities, self.decision_weights)
 
+    def novelty_scores(self, rows) -> list[float | None]:
+        """One multivariate novelty score per row (None for a model saved without a detector)."""
+        novelty = getattr(self, "novelty", None)
+        if novelty is None or self.scope.novelty_threshold is None:
+            return [None] * len(rows)
+        return [float(score) for score in novelty(rows)]
+
     def predict(self, rows, *, explain: bool = True) -> list[PredictionResult]:
-        """Class (by the tuned decision rule), calibrated probabilities, uncertain flag and, unless
-        ``explain=False``, the top inputs behind each prediction (empty when the panel is close to
-        the typical normal reference panel)."""
+        """The outcome of each panel (mlcore.rules), with the class by the tuned decision rule,
+        calibrated probabilities, the guideline reading (mlcore.reading; a class it contradicts is
+        referred), a warning naming the entered values the network does not read and, unless
+        ``explain=False``, the inputs behind the answer (empty when the panel is close to the typical
+        normal reference panel, or not assessed)."""
         features = self.preprocessor.transform(rows)
         probabilities = calibration.apply_temperature(self.network.probabilities(features), self.temperature)
         decided = self.decide(probabilities)
-        if explain:
-            records = rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows)
+        records = rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows)
+        novelty = self.novelty_scores(rows)
         results = []
-        for i in range(len(features)):
-            explanation = self.explain_features(features[i], records[i]) if explain else []
+        for i, record in enumerate(records):
+            pattern = reading.read_panel(record)
+            if rules.can_assess(record):
+                assessment = rules.assess(record, None, None, self.scope, pattern=pattern)
+                predicted, probs, explanation = None, None, []
+            else:
+                predicted = CLASSES[decided[i]]
+                probs = {c: float(p) for c, p in zip(CLASSES, probabilities[i], strict=True)}
+                assessment = rules.assess(record, predicted, probs, self.scope, novelty=novelty[i], pattern=pattern)
+                explanation = self.explain_features(features[i], record) if explain else []
+            warnings = [*assessment.warnings, *rules.not_used_by_model(record, NUMERIC_FEATURES)]
             results.append(
                 PredictionResult(
-                    predicted_class=CLASSES[decided[i]],
-                    probabilities={c: float(p) for c, p in zip(CLASSES, probabilities[i], strict=True)},
-                    uncertain=bool(probabilities[i].max() < self.uncertain_threshold),
+                    predicted_class=predicted,
+                    probabilities=probs,
+                    uncertain=assessment.outcome != rules.ASSESSED,
                     explanation=explanation,
+                    outcome=assessment.outcome,
+                    reasons=[reason.to_dict() for reason in assessment.reasons],
+                    warnings=[warning.to_dict() for warning in warnings],
+                    pattern=pattern,
                 )
             )
         return results

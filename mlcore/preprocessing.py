@@ -24,10 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from mlcore.schema import CLASSES, HISTORY_FLAGS, REFERRAL_SOURCES, SEXES
+from mlcore.schema import CLASSES, GARVAN_LABS, HISTORY_FLAGS, REFERRAL_SOURCES, SEXES
 
-# The lab tests the network reads: the six of the Garvan data, whatever else the schema accepts.
-MODEL_LABS = ("TSH", "T3", "TT4", "T4U", "FTI", "TBG")
+# The lab tests the network reads: the six of the Garvan data, whatever else the schema accepts (free T4
+# and free T3 feed the guideline reading, not the network).
+MODEL_LABS = GARVAN_LABS
 # Numeric features in encoding order; "T3_TT4_ratio" is derived (T3 / TT4, both nmol/L).
 NUMERIC_FEATURES = ("age", *MODEL_LABS, "T3_TT4_ratio")
 _TT4, _T4U, _FTI = (1 + MODEL_LABS.index(name) for name in ("TT4", "T4U", "FTI"))

@@ -28,7 +28,7 @@ class LabTest:
     reference_high: float
 
 
-# Ordered: the order is the one of the UCI file and of INPUT_FIELDS.
+# Ordered: the Garvan tests in the order of the UCI file, then the free hormones; the order of INPUT_FIELDS.
 LAB_TESTS: dict[str, LabTest] = {
     "TSH": LabTest("TSH", "TSH", "mU/L", 0.0, 1000.0, None, None, 0.27, 4.2),
     "T3": LabTest("T3", "Total T3", "nmol/L", 0.0, 20.0, 0.05, 8.5, 1.1, 2.8),
@@ -37,7 +37,15 @@ LAB_TESTS: dict[str, LabTest] = {
     # FTI = TT4 / T4U, hence in nmol/L-equivalent units (not the US 1-5 convention).
     "FTI": LabTest("FTI", "Free thyroxine index", "nmol/L", 0.0, 1000.0, None, None, 70.0, 155.0),
     "TBG": LabTest("TBG", "TBG", "mg/L", 0.0, 300.0, None, None, 11.0, 27.0),
+    # Free hormones, as most laboratories report them today (French T4L, T3L); not in the Garvan data, so
+    # no data percentiles to warn outside. Reference intervals: DOMAIN.md. Plausible maxima (a proposal, as
+    # DOMAIN.md's input validation): FT4 150 and FT3 50 pmol/L, about seven times the upper reference
+    # limit; a value beyond is an entry or unit error rather than a result.
+    "FT4": LabTest("FT4", "Free T4", "pmol/L", 0.0, 150.0, None, None, 12.0, 22.0),
+    "FT3": LabTest("FT3", "Free T3", "pmol/L", 0.0, 50.0, None, None, 3.1, 6.8),
 }
+# The six tests of the Garvan data (the UCI file's columns), in file order.
+GARVAN_LABS = ("TSH", "T3", "TT4", "T4U", "FTI", "TBG")
 
 HISTORY_FLAGS = (
     "on_thyroxine",
@@ -119,7 +127,28 @@ def check_value(field: str, value) -> None:
     if value > high:
         raise InputError(
             field,
-            f"{field} {_with_unit(value, unit)} is above the plausible maximum {_with_unit(high, unit)}",
+            f"{field} {_with_unit(value, unit)} is above the plausible maximum {_with_unit(high, unit)}"
+            + _unit_hint(field, value),
+        )
+
+
+def _unit_hint(field: str, value: float) -> str:
+    """ "; it looks like ng/dL: x 0.01536 = 2 nmol/L" when a value fits another common unit."""
+    from mlcore.rules import unit_suspicion  # the rules module reads this schema: import late
+
+    reason = unit_suspicion(field, value)
+    if reason is None:
+        return ""
+    p = reason.params
+    return f"; it looks like {p['suspected_unit']}: x {p['factor']:g} = {_with_unit(p['converted'], p['unit'])}"
+
+
+def check_has_lab_value(clean: Mapping[str, object]) -> None:
+    """Refuse a panel with no lab value at all: there is nothing to assess (TSH is the one required)."""
+    if all(clean.get(name) is None for name in LAB_TESTS):
+        raise InputError(
+            "labs",
+            f"enter at least one lab value ({', '.join(LAB_TESTS)}); TSH is needed for an assessment",
         )
 
 

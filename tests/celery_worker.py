@@ -35,9 +35,10 @@ def _test_database_url() -> str:
 
 
 class WorkerProcess:
-    """One `celery worker --pool solo` process; `kill()` sends SIGKILL as a crash would."""
+    """One `celery worker --pool solo` process (or another celery command: ``argv``); `kill()` sends SIGKILL
+    as a crash would."""
 
-    def __init__(self, name: str, log_path: Path, env: dict[str, str] | None = None):
+    def __init__(self, name: str, log_path: Path, env: dict[str, str] | None = None, argv: list[str] | None = None):
         self.name = name
         self.log_path = log_path
         # The worker sees the test database and the test's media folder (uploads, results, model artefacts).
@@ -50,23 +51,9 @@ class WorkerProcess:
         }
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         self._log = open(log_path, "wb")
+        argv = argv or ["worker", "--pool", "solo", "-n", name, "--without-mingle", "--without-gossip", "-l", "info"]
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "thyroweb",
-                "worker",
-                "--pool",
-                "solo",
-                "-n",
-                name,
-                "--without-mingle",
-                "--without-gossip",
-                "-l",
-                "info",
-            ],
+            [sys.executable, "-m", "celery", "-A", "thyroweb", *argv],
             cwd=BASE_DIR,
             env=env,
             stdout=self._log,
@@ -74,12 +61,19 @@ class WorkerProcess:
         )
 
     def wait_ready(self, timeout: float = 60) -> None:
+        """Until the worker answers a ping, or says it is ready (a solo worker that took a long task at once
+        answers no ping until the task ends)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.log()}")
-            if celery_app.control.ping(destination=[self.name], timeout=0.5):
+            if f"{self.name} ready." in self.log_path.read_text(errors="replace"):
                 return
+            try:
+                if celery_app.control.ping(destination=[self.name], timeout=0.5):
+                    return
+            except celery_app.connection_for_write().connection_errors:
+                pass  # a broker connection of this process cut by a restart: the next ping opens another
         raise RuntimeError(f"worker not ready after {timeout} s:\n{self.log()}")
 
     def log(self) -> str:
@@ -112,6 +106,20 @@ def run_worker(name: str | None = None, env: dict[str, str] | None = None):
         yield worker
     finally:
         worker.stop()
+
+
+@contextmanager
+def run_beat(env: dict[str, str] | None = None):
+    """Start `celery beat` with the database scheduler (the schedules in the test database, looked at every
+    second), stop it on exit."""
+    log_dir = Path(tempfile.mkdtemp(prefix="celery-beat-"))
+    argv = ["beat", "-l", "info", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
+            "--max-interval", "1", "--pidfile", str(log_dir / "beat.pid"), "-s", str(log_dir / "schedule")]  # fmt: skip
+    beat = WorkerProcess("beat", log_dir / "beat.log", env, argv)
+    try:
+        yield beat
+    finally:
+        beat.stop()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from diagnostics.access import ADMIN, CLINICIAN, DATA_MANAGER
 from tests.celery_worker import celery_worker_process  # noqa: F401  (a fixture for every test module)
 
 DATA_DIR = Path(os.environ["THYROWEB_DATA_DIR"]) if os.environ.get("THYROWEB_DATA_DIR") else None
-PASSWORD = "correct-horse-battery-staple-42"
+from tests.servers import PASSWORD  # noqa: E402,F401 (one definition, shared with subprocess servers)
 
 
 @pytest.fixture(autouse=True)

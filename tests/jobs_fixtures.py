@@ -29,6 +29,17 @@ def dev_lines(count: int, start: int = 0) -> list[str]:
     return lines[start : start + count]
 
 
+def scorable_dev_lines(count: int) -> list[str]:
+    """The first ``count`` lines of the dev data that hold a lab value (a scoring job rejects the others)."""
+    from mlcore.rules import has_lab_value
+
+    lines = dev_lines(count + count // 10 + 50)
+    records = read_uci(io.StringIO("\n".join(lines))).records
+    kept = [line for line, record in zip(lines, records, strict=True) if has_lab_value(record)]
+    assert len(kept) >= count, "not enough dev lines with a lab value"
+    return kept[:count]
+
+
 def dev_records(count: int, start: int = 0) -> list[dict]:
     return read_uci(io.StringIO("\n".join(dev_lines(count, start)))).records
 

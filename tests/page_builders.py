@@ -60,15 +60,36 @@ def make_version(version: str = "test-1", status: str = ModelVersion.Status.ACTI
 
 
 def make_prediction(
-    panel: LabPanel, version: ModelVersion, predicted_class: str = "normal", *, uncertain=False, explanation=None
+    panel: LabPanel,
+    version: ModelVersion,
+    predicted_class: str = "normal",
+    *,
+    uncertain=False,
+    explanation=None,
+    outcome: str | None = None,
+    reasons=None,
+    warnings=None,
 ) -> Prediction:
+    """A stored prediction; an uncertain one is a low-confidence referral unless an outcome is given.
+    Not assessed: no class and no probabilities."""
+    outcome = outcome or ("refer" if uncertain else "assessed")
+    if reasons is None:
+        reasons = {
+            "refer": [{"code": "low_confidence", "params": {"probability": 0.8, "threshold": 0.9}}],
+            "not_assessed": [{"code": "tsh_missing", "params": {}}],
+        }.get(outcome, [])
     probabilities = {"normal": 0.1, "hyperthyroid": 0.1, "hypothyroid": 0.1}
     probabilities[predicted_class] = 0.8
+    if outcome == "not_assessed":
+        predicted_class, probabilities = "", dict.fromkeys(probabilities)
     return Prediction.objects.create(
         panel=panel,
         model_version=version,
         predicted_class=predicted_class,
-        uncertain=uncertain,
+        uncertain=outcome != "assessed",
+        outcome=outcome,
+        reasons=reasons,
+        warnings=warnings or [],
         explanation=explanation or [],
         **{f"p_{name}": p for name, p in probabilities.items()},
     )

@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct-horse-battery-staple-42"  # every test user's
+PLAIN_STATIC = "django.contrib.staticfiles.storage.StaticFilesStorage"  # pages without a collectstatic manifest
 
 
 def free_port() -> int:
@@ -59,10 +61,41 @@ def stop_gunicorn(server: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def gunicorn(home: Path, *args: str):
+def gunicorn(home: Path, *args: str, env: dict | None = None):
     """A running gunicorn on the embedded default under home (yields (process, port)); stopped at the end."""
-    server, port = start_gunicorn(*args, env=embedded_env(home))
+    server, port = start_gunicorn(*args, env={**embedded_env(home), **(env or {})})
     try:
         yield server, port
     finally:
         stop_gunicorn(server)
+
+
+def manage(home: Path, *args: str, env: dict | None = None) -> str:
+    """Run manage.py on the embedded default under home; its standard output."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**embedded_env(home), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"manage.py {args[0]} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+_CLINICIAN_WITH_TOKEN = (
+    "from django.contrib.auth.models import Group, User; from rest_framework.authtoken.models import Token; "
+    "u = User.objects.create_user('{name}', password='{password}'); "
+    "u.groups.add(Group.objects.get(name='clinician')); print(Token.objects.create(user=u).key)"
+)
+
+
+def prepared_home(home: Path, env: dict | None = None) -> str:
+    """An embedded-default home, migrated and set up (the shipped model active, no data), with a clinician
+    ``clin`` and its API token: returns the token key."""
+    manage(home, "migrate", "--no-input", "-v0", env=env)
+    manage(home, "setup_thyroweb", "--no-demo-users", env={"THYROWEB_DATA_DIR": str(home / "no-data"), **(env or {})})
+    printed = manage(home, "shell", "-c", _CLINICIAN_WITH_TOKEN.format(name="clin", password=PASSWORD), env=env)
+    return printed.strip().splitlines()[-1]

@@ -16,7 +16,7 @@ from django.contrib import admin
 from django.test import RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from diagnostics.access import ADMIN, CLINICIAN, DATA_MANAGER, ROLES, HasRole, role_required
+from diagnostics.access import ADMIN, CLINICIAN, DATA_MANAGER, PUBLIC, ROLES, HasRole, role_required
 from diagnostics.models import AuditEvent, LabPanel, ModelVersion, Patient, Prediction, ScoringJob, TrainingRun
 
 # Open to anyone by design: logging in and out, switching language (static files never reach the URLconf).
@@ -53,7 +53,9 @@ def walk(patterns, prefix: str = "", namespace: str = ""):
 
 
 ROUTES = list(walk(get_resolver().url_patterns))
-APP_ROUTES = [r for r in ROUTES if not r.is_admin_site and r.name not in ALLOW_LIST]
+# Health checks declare diagnostics.access.PUBLIC: open to anyone, answering only each check's result.
+PUBLIC_ROUTES = [r for r in ROUTES if getattr(r.callback, "required_role", None) == PUBLIC]
+APP_ROUTES = [r for r in ROUTES if not r.is_admin_site and r.name not in ALLOW_LIST and r not in PUBLIC_ROUTES]
 ADMIN_ROUTES = [r for r in ROUTES if r.is_admin_site and r.name not in ALLOW_LIST]
 
 
@@ -290,6 +292,18 @@ def test_the_admin_site_is_for_admins_only(route, client, world, admin_user, dat
             if route.name.endswith("_add")
             else model_admin.has_delete_permission(fake)
         ), f"admin refused at {url}"
+
+
+def test_the_public_routes_are_the_health_checks_only():
+    assert sorted(route.name for route in PUBLIC_ROUTES) == ["healthz", "readyz"]
+
+
+@pytest.mark.parametrize("route", PUBLIC_ROUTES, ids=lambda r: r.id)
+def test_a_public_route_opens_without_login_and_tells_only_each_checks_result(route, client, db):
+    response = client.get(url_of(route, {}))
+    assert response.status_code in (200, 503)
+    assert set(response.json().values()) <= {"ok", "failed"}
+    assert client.post(url_of(route, {})).status_code == 405
 
 
 def test_unknown_urls_are_404_not_500(client_for, clinician):

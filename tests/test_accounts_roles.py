@@ -61,14 +61,31 @@ def test_admin_panel_lists_patients_for_an_admin(client_for, admin_user):
     assert client_for(admin_user).get("/admin/diagnostics/patient/?q=UCI").status_code == 200
 
 
-def test_demo_users_get_a_fresh_random_password_each_time(capsys):
+def test_demo_users_are_created_once_and_keep_their_passwords(capsys, settings, tmp_path):
+    settings.THYROWEB_HOME = tmp_path
     call_command("create_demo_users")
     first = capsys.readouterr().out
+    shown = re.findall(r"password (\S+)", first)
+    assert len(shown) == 3 and shown[2] == "(in"  # the admin's password is not printed
+    kept = (tmp_path / "demo-users.txt").read_text()
+    assert (tmp_path / "demo-users.txt").stat().st_mode & 0o077 == 0
+    admin_password = re.search(r"demo_admin\s+password (\S+)", kept).group(1)
+
     call_command("create_demo_users")
-    second = capsys.readouterr().out
-    passwords = re.findall(r"password (\S+)", first)
-    assert len(passwords) == 3 and set(passwords).isdisjoint(re.findall(r"password (\S+)", second))
-    clinician = get_user_model().objects.get(username="demo_clinician")
-    assert user_role(clinician) == CLINICIAN
-    assert clinician.check_password(re.findall(r"password (\S+)", second)[0])
-    assert user_role(get_user_model().objects.get(username="demo_admin")) == ADMIN
+    assert "kept with their passwords" in capsys.readouterr().out
+    User = get_user_model()
+    clinician = User.objects.get(username="demo_clinician")
+    assert user_role(clinician) == CLINICIAN and clinician.check_password(shown[0])
+    admin = User.objects.get(username="demo_admin")
+    assert user_role(admin) == ADMIN and admin.check_password(admin_password)
+
+
+def test_demo_passwords_are_reset_on_request(capsys, settings, tmp_path):
+    settings.THYROWEB_HOME = tmp_path
+    call_command("create_demo_users")
+    before = re.findall(r"password (\S+)", capsys.readouterr().out)
+    call_command("create_demo_users", "--reset")
+    after = re.findall(r"password (\S+)", capsys.readouterr().out)
+    assert set(before[:2]).isdisjoint(after[:2])
+    assert get_user_model().objects.get(username="demo_clinician").check_password(after[0])
+    assert f"password {after[1]}" in (tmp_path / "demo-users.txt").read_text()

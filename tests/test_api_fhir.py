@@ -73,16 +73,47 @@ def test_an_unknown_unit_is_refused_naming_the_value_and_the_accepted_units():
     assert "'mg/furlong'" in refused.value.errors[path][0] and "ug/dL" in refused.value.errors[path][0]
 
 
-def test_free_t4_and_unknown_codes_are_ignored_with_a_warning():
-    parsed = parse_bundle(
-        bundle(
-            observation("3016-3", 2.0, "mIU/L"),
-            observation("14920-3", 15, "pmol/L"),
-            observation("2345-7", 5.0, "mmol/L"),
-        )
-    )
+def test_unknown_codes_are_ignored_with_a_warning():
+    parsed = parse_bundle(bundle(observation("3016-3", 2.0, "mIU/L"), observation("2345-7", 5.0, "mmol/L")))
     assert parsed.panels[0].values == {"TSH": 2.0}
-    assert any("free T4" in w for w in parsed.warnings) and any("2345-7" in w for w in parsed.warnings)
+    assert any("2345-7" in w for w in parsed.warnings)
+
+
+@pytest.mark.parametrize(
+    ("code", "value", "unit", "field", "stored"),
+    [
+        ("14920-3", 15, "pmol/L", "FT4", 15.0),  # free T4, molar
+        ("3024-7", 1.2, "ng/dL", "FT4", 1.2 * 12.87),  # free T4, mass
+        ("14928-6", 4.5, "pmol/L", "FT3", 4.5),  # free T3, molar
+        ("3051-0", 3.0, "pg/mL", "FT3", 3.0 * 1.536),  # free T3, mass
+    ],
+)
+def test_free_t4_and_free_t3_are_read_in_either_loinc_convention(code, value, unit, field, stored):
+    (panel,) = parse_bundle(bundle(observation("3016-3", 2.0, "m[IU]/L"), observation(code, value, unit))).panels
+    assert panel.values[field] == pytest.approx(stored)
+    assert panel.received[field] == {"value": value, "unit": unit}
+
+
+def test_a_molar_loinc_code_refuses_a_mass_unit():
+    with pytest.raises(FhirError) as refused:
+        parse_bundle(bundle(observation("14920-3", 1.2, "ng/dL")))
+    assert "pmol/L" in refused.value.errors["entry.1.resource.valueQuantity.unit"][0]
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "field", "stored"),
+    [
+        ("3026-2", "µg/dL", "TT4", 8.1 * 12.87),
+        ("3016-3", "µIU/mL", "TSH", 8.1),
+        ("3016-3", "mUI/L", "TSH", 8.1),
+        ("14920-3", "pmol/l", "FT4", 8.1),
+    ],
+)
+def test_a_unit_written_as_text_without_a_ucum_code_is_mapped_when_unambiguous(code, text, field, stored):
+    item = observation(code, 8.1, text)
+    del item["resource"]["valueQuantity"]["code"], item["resource"]["valueQuantity"]["system"]
+    (panel,) = parse_bundle(bundle(item)).panels
+    assert panel.values[field] == pytest.approx(stored)
 
 
 def test_observations_at_two_times_become_two_panels():
@@ -190,6 +221,24 @@ class TestImportAndExport:
         response = self.import_(body)
         assert response.status_code == 400
         assert path in response.json()["errors"]
+
+    def test_a_preliminary_result_is_refused_naming_its_entry_and_nothing_is_stored(self):
+        body = bundle(observation("3016-3", 45.0, "mIU/L"), observation("3026-2", 3.0, "ug/dL", status="preliminary"))
+        response = self.import_(body)
+        assert response.status_code == 400
+        [message] = response.json()["errors"]["entry.2.resource.status"]
+        assert "preliminary" in message and "final" in message
+        assert not LabPanel.objects.exists()
+
+    def test_the_export_answers_as_fhir_json_when_asked(self):
+        self.import_(US_LAB_BUNDLE)
+        patient = Patient.objects.get(record_number="MRN-FHIR-1")
+        exported = self.client.get(f"/api/v1/patients/{patient.pk}/fhir/", HTTP_ACCEPT="application/fhir+json")
+        assert exported.status_code == 200
+        assert exported["Content-Type"] == "application/fhir+json"
+        assert exported.json()["resourceType"] == "Bundle"
+        plain = self.client.get(f"/api/v1/patients/{patient.pk}/fhir/", HTTP_ACCEPT="application/json")
+        assert plain["Content-Type"] == "application/json"
 
     def test_an_impossible_birth_date_is_refused(self):
         body = bundle(observation("3016-3", 2.0, "mIU/L"))

@@ -96,7 +96,9 @@ def test_every_invalid_field_is_reported_and_nothing_is_stored(machine):
 def test_unusual_but_plausible_values_are_accepted_with_a_warning(machine):
     response = api(machine, "post", "/api/v1/predict", {**NORMAL_PANEL, "TT4": 500.0})
     assert response.status_code == 200
-    assert any("TT4" in warning for warning in response.json()["warnings"])
+    warnings = response.json()["warnings"]
+    assert any(w["code"] == "value_unusual" and w["params"]["field"] == "TT4" for w in warnings)
+    assert any("TT4 500 nmol/L is unusually high" in w["message"] for w in warnings)
 
 
 def test_bulk_predict_answers_each_panel_in_order_like_single_predict(machine):

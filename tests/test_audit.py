@@ -13,7 +13,6 @@ from diagnostics.csv_safety import safe_cell
 from diagnostics.models import AppendOnlyError, AuditEvent, LabPanel, Patient
 from diagnostics.services.audit import record_event
 from diagnostics.services.patients import delete_patient
-from mlcore.schema import HISTORY_FLAGS
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -278,19 +277,10 @@ def test_viewing_a_patient_on_the_page_the_api_and_the_admin_is_audited(client_f
 def test_creating_a_panel_and_importing_records_are_audited(clinician, data_manager, tmp_path):
     from diagnostics.services.imports import import_uci
     from diagnostics.services.panels import create_panel
+    from mlcore.schema import validate_panel
 
     patient = Patient.objects.create(record_number="MRN-PANEL-1")
-    clean = {
-        "age": 40,
-        "referral_source": "other",
-        "TSH": 2.0,
-        "T3": None,
-        "TT4": None,
-        "T4U": None,
-        "FTI": None,
-        "TBG": None,
-        **dict.fromkeys(HISTORY_FLAGS, False),
-    }
+    clean = validate_panel({"age": 40, "TSH": 2.0})
     panel = create_panel(patient=patient, clean=clean, user=clinician)
     assert actions_for(panel) == ["panel.create"]
     path = tmp_path / "two.data"

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.management import CommandError, call_command
 from django.db import connection
 
@@ -45,7 +46,8 @@ def records(clinician, data_manager):
             p_hypothyroid=0.1,
         )
     TrainingRun.objects.create(started_by=data_manager, result_version=version)
-    ScoringJob.objects.create(created_by=data_manager, model_version=version)
+    job = ScoringJob.objects.create(created_by=data_manager, model_version=version)
+    job.input_file.save("job-backup.csv", ContentFile(b"age,sex\n41,F\n"))  # a stored file: a database row
     for panel in panels:
         record_event(action="panel.create", actor=clinician, obj=panel)
     return patients
@@ -133,6 +135,7 @@ def test_a_backup_restored_into_an_empty_database_has_every_row_and_artefact(rec
 
     assert "row counts verified" in result.stdout
     assert {table: counts.get(table) for table in expected} == expected
+    assert expected["diagnostics_storedfile"] == 1
     assert numbers == {p.record_number for p in records}
     restored_artefact = restored_media / media.relative_to(media.parents[2])
     assert restored_artefact.read_bytes() == media.read_bytes()

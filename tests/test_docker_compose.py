@@ -58,3 +58,35 @@ def test_migrate_runs_the_project_set_up_commands():
 def test_dockerfile_installs_the_pinned_requirements():
     dockerfile = (BASE_DIR / "Dockerfile").read_text()
     assert "FROM python:3.11" in dockerfile and "pip install -r requirements.txt" in dockerfile
+
+
+def test_nginx_is_the_only_way_in_and_proxies_to_web():
+    services = compose()["services"]
+    assert "ports" not in services["web"]  # gunicorn is not published
+    nginx = services["nginx"]
+    assert nginx["ports"] == ["8000:8080"] and nginx["depends_on"]["web"]["condition"] == "service_healthy"
+    assert "/app/deploy/nginx.conf" in nginx["command"]
+    config = (BASE_DIR / "deploy" / "nginx.conf").read_text()
+    assert "server web:8000;" in config and "listen 8080;" in config
+    assert services["web"]["environment"]["TRUSTED_PROXY_COUNT"] == "1"
+    assert "nginx" in (BASE_DIR / "Dockerfile").read_text() and "nginx:nginx" in (BASE_DIR / ".ci" / "run").read_text()
+
+
+def test_the_web_health_check_asks_the_health_endpoint():
+    check = " ".join(compose()["services"]["web"]["healthcheck"]["test"])
+    assert "http://127.0.0.1:8000/healthz" in check
+def test_every_long_running_service_restarts_and_redis_keeps_its_data():
+    services = compose()["services"]
+    for name, service in services.items():
+        assert service.get("restart") == ("no" if name == "migrate" else "unless-stopped"), name
+    redis = services["redis"]
+    assert "--appendonly yes" in redis["command"] and any(v.endswith(":/data") for v in redis["volumes"])
+    assert redis["volumes"][0].split(":")[0] in compose()["volumes"]
+
+
+def test_web_and_worker_have_health_checks_and_share_no_disk():
+    services = compose()["services"]
+    assert "/healthz" in " ".join(services["web"]["healthcheck"]["test"])
+    assert "inspect ping" in " ".join(services["worker"]["healthcheck"]["test"])
+    for name in ("web", "worker", "beat", "migrate"):
+        assert not services[name].get("volumes"), f"{name}: files are shared through the database, not a volume"

@@ -76,3 +76,15 @@ def test_a_bad_boolean_variable_fails_loudly(tmp_path, value):
     done = run_settings(tmp_path, DEBUG=value)
     assert done.returncode != 0
     assert f"DEBUG={value!r} is not a boolean" in done.stderr
+
+
+def test_default_units_are_the_french_convention_and_a_bad_unit_fails_loudly(tmp_path):
+    from mlcore.units import parse_site_units
+
+    assert parse_site_units("TSH=mU/L,FT4=pmol/L,FT3=pmol/L") == {"TSH": "m[IU]/L", "FT4": "pmol/L", "FT3": "pmol/L"}
+    assert parse_site_units("TSH=uIU/mL, TT4=µg/dL") == {"TSH": "u[IU]/mL", "TT4": "ug/dL"}
+    done = run_settings(tmp_path, THYROWEB_DEFAULT_UNITS="TT4=mg")
+    assert done.returncode != 0
+    assert "THYROWEB_DEFAULT_UNITS='TT4=mg': TT4: unit 'mg' is not one of nmol/L" in done.stderr
+    done = run_settings(tmp_path, THYROWEB_DEFAULT_UNITS="XYZ=mg")
+    assert done.returncode != 0 and "is not FIELD=unit" in done.stderr

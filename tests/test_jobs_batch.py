@@ -10,7 +10,7 @@ from diagnostics.models import AuditEvent, JobStatus, LabPanel, Patient, Predict
 from diagnostics.services.batch import (
     UploadRejected,
     process_scoring_job,
-    result_csv_path,
+    result_csv_text,
     start_scoring_job,
 )
 from diagnostics.services.jobs import fail_job
@@ -29,8 +29,7 @@ def run(job: ScoringJob) -> ScoringJob:
 
 
 def result_rows(job: ScoringJob) -> list[dict]:
-    with open(result_csv_path(job), encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+    return list(csv.DictReader(io.StringIO(result_csv_text(job))))
 
 
 def good_and_bad_csv() -> str:
@@ -193,11 +192,17 @@ def test_a_job_interrupted_between_chunks_is_resumed_with_every_row_scored_once(
     assert Prediction.objects.filter(panel__source_ref__startswith=f"job{job.pk}:").count() == 35
     rows = result_rows(job)  # lines 1-10 read back from the database, the others scored by this run
     assert [row["line"] for row in rows] == [str(n) for n in range(1, 36)]
-    stored = Prediction.objects.get(panel__source_ref=f"job{job.pk}:line3")
-    assert (rows[2]["predicted_class"], float(rows[2]["p_normal"])) == (
-        stored.predicted_class,
-        pytest.approx(stored.p_normal, abs=1e-4),
-    )
+    stored = {
+        p.panel.source_ref: p for p in Prediction.objects.filter(panel__source_ref__startswith=f"job{job.pk}:")
+    }
+    for row in rows:
+        prediction = stored[f"job{job.pk}:line{row['line']}"]
+        assert (row["predicted_class"], row["outcome"]) == (prediction.predicted_class, prediction.outcome)
+        if prediction.p_normal is None:  # not assessed: empty probabilities
+            assert row["p_normal"] == ""
+        else:
+            assert float(row["p_normal"]) == pytest.approx(prediction.p_normal, abs=1e-4)
+    assert {row["outcome"] for row in rows} >= {"assessed", "not_assessed"}  # both kinds read back
 
 
 def test_another_task_cannot_take_a_job_that_is_running(data_manager, active_version):
@@ -313,20 +318,26 @@ def test_a_chunk_stored_by_two_workers_at_once_is_kept_once(data_manager, active
     assert (LabPanel.objects.count(), Prediction.objects.count(), Patient.objects.count()) == counts == (12, 12, 12)
 
 
-def test_batch_predictions_make_the_same_decisions_as_the_predictor(active_version):
-    from diagnostics.services.batch import load_predictor, predict_batch
+def test_batch_predictions_give_the_outcome_of_each_panel_scored_alone(active_version):
+    from diagnostics.services.batch import SCORED_COLUMNS, load_predictor, predict_batch
 
     records = dev_records(400)
     predictor = load_predictor(active_version)
-    expected = [
-        (r.predicted_class, *(r.probabilities[name] for name in ("normal", "hyperthyroid", "hypothyroid")), r.uncertain)
-        for r in predictor.predict(records, explain=False)
-    ]
-    got = predict_batch(predictor, records)
-    assert [row[0] for row in got] == [row[0] for row in expected]
-    assert [row[4] for row in got] == [row[4] for row in expected]
-    got_p, expected_p = [p for row in got for p in row[1:4]], [p for row in expected for p in row[1:4]]
-    assert got_p == pytest.approx(expected_p, abs=1e-9)
+    got = [dict(zip(SCORED_COLUMNS, row, strict=True)) for row in predict_batch(predictor, records)]
+    alone = [predictor.predict([record], explain=False)[0] for record in records]
+    for row, result in zip(got, alone, strict=True):
+        assert (row["predicted_class"], row["outcome"], row["uncertain"]) == (
+            result.predicted_class or "",
+            result.outcome,
+            result.uncertain,
+        )
+        assert (row["reasons"], row["warnings"]) == (result.reasons, result.warnings)
+        probabilities = [row[f"p_{name}"] for name in ("normal", "hyperthyroid", "hypothyroid")]
+        if result.probabilities is None:
+            assert probabilities == [None, None, None]
+        else:
+            assert probabilities == pytest.approx(list(result.probabilities.values()), abs=1e-6)
+    assert {row["outcome"] for row in got} == {"assessed", "refer", "not_assessed"}  # every kind compared
 
 
 def test_a_job_that_cannot_be_queued_fails_instead_of_waiting_forever(data_manager, active_version, monkeypatch):

@@ -5,10 +5,12 @@ import json
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 
 from diagnostics.models import AuditEvent, JobStatus, ModelVersion, TrainingRun
+from diagnostics.services.registry import artefact_dir
 from diagnostics.services.training import (
     TrainingRejected,
     process_training_run,
@@ -66,8 +68,9 @@ def test_a_run_is_queued_with_its_parameters_and_audited(data_manager, dev_data_
 def test_an_uploaded_uci_file_is_kept_for_the_run(data_manager, media_root):
     run = start_training_run(user=data_manager, data_file=upload("\n".join(dev_lines(50)), "extra.data"))
 
-    assert run.data_file.startswith(str(media_root / "training"))
-    with open(run.data_file, encoding="utf-8") as handle:
+    assert run.data_file.startswith("training/upload-")  # a name in the file storage (the database)
+    assert not any(media_root.iterdir())
+    with default_storage.open(run.data_file, "rb") as handle:
         assert len(handle.read().splitlines()) == 50
 
 
@@ -104,7 +107,8 @@ def test_a_training_run_in_the_embedded_default_ends_with_a_candidate(
     assert run.progress == 1.0 and run.epoch >= 1
     version = run.result_version
     assert version.status == "candidate" and version.trained_by == data_manager
-    assert (media_root / version.artefact_path / "metadata.json").exists()
+    assert not (media_root / version.artefact_path).exists()  # stored in the database, not on this disk
+    assert (artefact_dir(version) / "metadata.json").exists()  # unpacked into the local cache on first use
     assert version.metrics["holdout"]["baseline_version"] == active_version.version
     assert version.metrics["holdout"]["rows"] > 50 and "macro_f1" in version.metrics
     # mlcore got every row with its key: it tested on exactly the held-out rows promotion compares on,
@@ -112,7 +116,7 @@ def test_a_training_run_in_the_embedded_default_ends_with_a_candidate(
     assert version.metrics["split"].startswith(SPLIT_DESCRIPTION)
     assert version.metrics["n"] == version.metrics["holdout"]["rows"]
     assert version.metrics["macro_f1"] == version.metrics["holdout"]["candidate"]["macro_f1"]
-    rows = json.loads((media_root / version.artefact_path / "metadata.json").read_text())["training_rows"]
+    rows = json.loads((artefact_dir(version) / "metadata.json").read_text())["training_rows"]
     assert rows["test"] == version.metrics["holdout"]["candidate"]["support"]
     trained_on = rows["train"]  # mlcore's networks each hold out their own validation rows from these
     assert trained_on == version.metrics["training_counts"]

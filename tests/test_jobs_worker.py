@@ -2,14 +2,15 @@
 Skipped in the embedded default (SQLite, eager tasks); the service tests cover the same rules there."""
 
 import csv
+import io
 import time
 
 import pytest
-from django.test import override_settings
 
 from diagnostics.models import JobStatus, LabPanel, ModelVersion, Prediction, ScoringJob, TrainingRun
 from diagnostics.roles import ensure_groups
-from diagnostics.services.batch import result_csv_path, start_scoring_job
+from diagnostics.services.batch import result_csv_text, start_scoring_job
+from diagnostics.services.registry import artefact_dir, load_predictor
 from diagnostics.services.training import start_training_run
 from mlcore.holdout import SPLIT_DESCRIPTION
 from tests.celery_worker import run_worker, worker_support_missing
@@ -39,18 +40,25 @@ def worker_media(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def module_worker(django_db_setup, worker_media):
-    """One worker for this module's tests (it starts once; each test has its own committed data)."""
+    """One worker for this module's tests (it starts once; each test has its own committed data), with a
+    MEDIA_ROOT of its own: it shares no disk with this process, which plays the web process."""
     reason = worker_support_missing()
     if reason:
         pytest.skip(reason)
     celery_app.control.purge()
-    with override_settings(MEDIA_ROOT=worker_media), run_worker() as worker:
+    with run_worker(env={"MEDIA_ROOT": str(worker_media)}) as worker:
         yield worker
 
 
 @pytest.fixture
-def worker(module_worker, worker_media, settings):
-    settings.MEDIA_ROOT = worker_media
+def web_media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "web-media"
+    settings.MEDIA_ROOT.mkdir()
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def worker(module_worker, web_media):
     return module_worker
 
 
@@ -71,8 +79,7 @@ def test_a_file_with_good_and_bad_rows_is_scored_by_the_worker(worker, data_mana
     assert job.rejected == [{"line": 3, "reason": "TSH 1200 mU/L is above the plausible maximum 1000 mU/L"}]
     assert job.model_version == active_version
     assert Prediction.objects.filter(panel__source_ref__startswith=f"job{job.pk}:").count() == 2
-    with open(result_csv_path(job), encoding="utf-8") as handle:
-        assert [row["line"] for row in csv.DictReader(handle)] == ["2", "4"]
+    assert [row["line"] for row in csv.DictReader(io.StringIO(result_csv_text(job)))] == ["2", "4"]
 
 
 def test_a_job_whose_input_is_bad_ends_failed_with_a_message(worker, data_manager, active_version):
@@ -91,7 +98,7 @@ def test_a_job_whose_input_is_bad_ends_failed_with_a_message(worker, data_manage
 
 
 def test_a_training_run_in_the_worker_ends_with_a_candidate_and_the_active_model_unchanged(
-    worker, data_manager, active_version, worker_media
+    worker, data_manager, active_version, web_media
 ):
     params = {"epochs": 3, "max_records": 600}
     run = start_training_run(user=data_manager, data_file="thyroid0387-dev.data", params=params)
@@ -107,8 +114,12 @@ def test_a_training_run_in_the_worker_ends_with_a_candidate_and_the_active_model
     # tested by mlcore on exactly the fixed held-out rows that promotion compares on
     assert version.metrics["split"].startswith(SPLIT_DESCRIPTION)
     assert version.metrics["n"] == version.metrics["holdout"]["rows"]
-    assert (worker_media / version.artefact_path / "model_card.md").exists()
     assert ModelVersion.objects.get(status="active") == active_version
+    # No shared disk: the model is in the database; this process (the web, its MEDIA_ROOT empty) loads it
+    # into its own cache and scores with it.
+    assert not any(web_media.iterdir())
+    assert load_predictor(version).predict(dev_records(2), explain=False)[0].outcome
+    assert (artefact_dir(version) / "model_card.md").exists() and artefact_dir(version).is_relative_to(web_media)
 
 
 def test_a_failed_training_run_in_the_worker_leaves_the_active_model(worker, data_manager, active_version):

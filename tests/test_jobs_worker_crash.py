@@ -12,9 +12,9 @@ import pytest
 
 from diagnostics.models import JobStatus, LabPanel, Patient, Prediction, ScoringChunk, ScoringJob
 from diagnostics.roles import ensure_groups
-from diagnostics.services.batch import result_csv_path, start_scoring_job
+from diagnostics.services.batch import result_csv_text, start_scoring_job
 from tests.celery_worker import run_worker, worker_support_missing
-from tests.jobs_fixtures import active_version, dev_lines, media_root, small_model_dir, upload
+from tests.jobs_fixtures import active_version, media_root, scorable_dev_lines, small_model_dir, upload
 from thyroweb.celery import app as celery_app
 
 __all__ = ["active_version", "media_root", "small_model_dir"]  # fixtures used by name
@@ -39,7 +39,7 @@ def test_a_job_survives_a_killed_worker_with_every_row_scored_exactly_once(media
     ensure_groups()
     celery_app.control.purge()
     with run_worker(env=WORKER_ENV) as first:
-        job = start_scoring_job(user=None, uploaded_file=upload("\n".join(dev_lines(ROWS)), "many.data"))
+        job = start_scoring_job(user=None, uploaded_file=upload("\n".join(scorable_dev_lines(ROWS)), "many.data"))
         deadline = time.monotonic() + 60
         while scored_rows(job.pk)[1] == 0 and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -62,10 +62,9 @@ def test_a_job_survives_a_killed_worker_with_every_row_scored_exactly_once(media
     assert sorted(refs) == sorted(f"job{job.pk}:line{n}" for n in range(1, ROWS + 1))
     predictions = Prediction.objects.filter(panel__source_ref__startswith=f"job{job.pk}:")
     assert predictions.count() == ROWS and predictions.values("panel").distinct().count() == ROWS
-    record_ids = {line.rsplit("[", 1)[1] for line in dev_lines(ROWS)}
+    record_ids = {line.rsplit("[", 1)[1] for line in scorable_dev_lines(ROWS)}
     assert job.scored_rows == ROWS and Patient.objects.count() == len(record_ids)  # no patient twice either
-    with open(result_csv_path(job), encoding="utf-8") as handle:
-        assert len(handle.read().splitlines()) == ROWS + 1
+    assert len(result_csv_text(job).splitlines()) == ROWS + 1
 
 
 def test_two_workers_share_the_chunks_of_one_job_and_score_every_row_once(media_root, active_version, settings):
@@ -76,7 +75,7 @@ def test_two_workers_share_the_chunks_of_one_job_and_score_every_row_once(media_
     ensure_groups()
     celery_app.control.purge()
     with run_worker(env=WORKER_ENV) as first, run_worker(env=WORKER_ENV):
-        job = start_scoring_job(user=None, uploaded_file=upload("\n".join(dev_lines(ROWS)), "shared.data"))
+        job = start_scoring_job(user=None, uploaded_file=upload("\n".join(scorable_dev_lines(ROWS)), "shared.data"))
         deadline = time.monotonic() + 90
         while scored_rows(job.pk)[0] in (JobStatus.QUEUED, JobStatus.RUNNING) and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -88,8 +87,7 @@ def test_two_workers_share_the_chunks_of_one_job_and_score_every_row_once(media_
     assert len({chunk.done_by for chunk in chunks}) == 2  # both workers scored chunks of the one job
     predictions = Prediction.objects.filter(panel__source_ref__startswith=f"job{job.pk}:")
     assert predictions.count() == ROWS and predictions.values("panel").distinct().count() == ROWS
-    with open(result_csv_path(job), encoding="utf-8") as handle:
-        lines = [row.split(",", 1)[0] for row in handle.read().splitlines()[1:]]
+    lines = [row.split(",", 1)[0] for row in result_csv_text(job).splitlines()[1:]]
     assert lines == [str(n) for n in range(1, ROWS + 1)]
 
 

@@ -47,6 +47,33 @@ def test_a_lockout_does_not_lock_out_another_user_or_address(client, clinician, 
 
 
 @pytest.mark.django_db
+def test_many_user_names_from_one_address_lock_that_address_for_every_name(client, clinician, settings):
+    """One password tried over 30 user names from one address: past LOGIN_ADDRESS_FAILURE_LIMIT failures
+    the address is locked for any name, even a real user with the right password; other addresses are not."""
+    codes = [attempt(client, f"user-{number}", "Summer2026!").status_code for number in range(30)]
+    limit = settings.LOGIN_ADDRESS_FAILURE_LIMIT
+    assert codes == [200] * limit + [429] * (30 - limit)  # 200: the form again, with its error
+    assert attempt(Client(), "clin", PASSWORD).status_code == 429
+    assert attempt(Client(), "clin", PASSWORD, address="10.3.3.3").status_code == 302
+
+
+@pytest.mark.django_db
+def test_behind_a_trusted_proxy_the_limit_counts_the_forwarded_client_address(client, clinician, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    proxy = {"REMOTE_ADDR": "172.20.0.5"}
+    for number in range(settings.LOGIN_ADDRESS_FAILURE_LIMIT):
+        forwarded = {"HTTP_X_FORWARDED_FOR": "203.0.113.9"}
+        client.post(reverse("login"), {"username": f"user-{number}", "password": "x"}, **proxy, **forwarded)
+    refused = client.post(reverse("login"), {"username": "clin", "password": PASSWORD}, **proxy,
+                          HTTP_X_FORWARDED_FOR="203.0.113.9")  # fmt: skip
+    assert refused.status_code == 429
+    # Another client behind the same proxy, even one claiming the locked address further left, logs in.
+    other = Client().post(reverse("login"), {"username": "clin", "password": PASSWORD}, **proxy,
+                          HTTP_X_FORWARDED_FOR="203.0.113.9, 198.51.100.7")  # fmt: skip
+    assert other.status_code == 302
+
+
+@pytest.mark.django_db
 def test_a_success_before_the_limit_resets_the_failure_count(client, clinician):
     for _ in range(settings.AXES_FAILURE_LIMIT - 1):
         attempt(client, "clin", "not-the-password")

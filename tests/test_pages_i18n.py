@@ -20,7 +20,7 @@ def french(client_for, clinician):
 def test_language_switch_turns_the_pages_french(french):
     html = french.get(reverse("patient_list")).content.decode()
     assert '<html lang="fr">' in html
-    assert "Saisir des résultats" in html and "Le numéro de dossier commence par" in html
+    assert "Saisir des résultats" in html and "Le numéro de dossier contient" in html
 
 
 def test_lab_form_in_french_shows_french_labels_and_decimal_commas_in_ranges(french):
@@ -47,11 +47,11 @@ def test_patient_page_formats_dates_and_decimals_per_language(client_for, clinic
     make_prediction(panel, version, "normal")
     url = reverse("patient_detail", args=[patient.pk])
     french_html = french.get(url).content.decode()
-    assert "4,25" in french_html and "14/03/2025" in french_html and "0,80" in french_html
+    assert "4,25" in french_html and "14/03/2025" in french_html and "80 %" in french_html
     english = client_for(clinician)
     english.post(reverse("set_language"), {"language": "en", "next": "/"})
     english_html = english.get(url).content.decode()
-    assert "4.25" in english_html and "0.80" in english_html
+    assert "4.25" in english_html and "80 %" in english_html
 
 
 def test_explanations_are_worded_in_the_page_language():
@@ -68,4 +68,4 @@ def test_explanations_are_worded_in_the_page_language():
         assert explanation_text(item) == "TSH 45 mU/L pushed towards hypothyroid"
     with translation.override("fr"):
         assert explanation_text(item) == "TSH 45 mU/L a orienté vers : hypothyroïdie"
-        assert explanation_text(flag) == "sous thyroxine: oui a orienté vers : hypothyroïdie"
+        assert explanation_text(flag) == "Sous thyroxine: oui a orienté vers : hypothyroïdie"

@@ -83,12 +83,21 @@ def test_french_decimal_commas_parse_when_the_language_is_french():
     assert form.clean_panel["T3"] == 2.1
 
 
-def test_a_decimal_comma_is_refused_in_english_with_the_field_named():
+def test_a_decimal_comma_is_accepted_in_english_too():
     make_patient()
     with translation.override("en"):
-        form = LabPanelForm(form_data(TSH="4,5"))
+        form = LabPanelForm(form_data(TSH="0,9", T4U="0.96", age="61,5"))
+        assert form.is_valid(), form.errors
+    assert form.clean_panel["TSH"] == 0.9
+    assert form.clean_panel["age"] == 61.5
+
+
+def test_a_value_with_two_commas_is_refused_with_the_field_named():
+    make_patient()
+    with translation.override("en"):
+        form = LabPanelForm(form_data(TSH="4,5,1"))
         assert not form.is_valid()
-    assert form.errors["TSH"] == ["TSH “4,5” is not a number."]
+    assert form.errors["TSH"] == ["TSH “4,5,1” is not a number."]
 
 
 def test_results_below_the_detection_limit_are_accepted_as_their_bound():

@@ -1,4 +1,4 @@
-"""Patient list (prefix search, pages without counting, last result) and patient page (history, audit)."""
+"""Patient list (search in the record number, pages without counting, last result) and patient page (history, audit)."""
 
 import json
 from datetime import timedelta
@@ -33,10 +33,12 @@ def test_list_shows_record_number_sex_age_and_last_result_class(client_for, clin
     assert "MRN-0042" in html and "male" in html and "hypothyroid" in html
 
 
-def test_search_matches_the_start_of_the_record_number_only():
-    for number in ("ABC-1", "ABC-2", "XABC-3"):
+def test_search_matches_any_part_of_the_record_number():
+    for number in ("ABC-1", "ABC-2", "XABC-3", "UCI-840801013", "UCI-1"):
         make_patient(number)
-    assert [r.patient.record_number for r in patient_page(query="ABC").rows] == ["ABC-1", "ABC-2"]
+    assert [r.patient.record_number for r in patient_page(query="ABC").rows] == ["ABC-1", "ABC-2", "XABC-3"]
+    assert [r.patient.record_number for r in patient_page(query="8408").rows] == ["UCI-840801013"]
+    assert [r.patient.record_number for r in patient_page(query="0801").rows] == ["UCI-840801013"]
 
 
 def test_lower_case_search_finds_upper_case_record_numbers():
@@ -94,5 +96,18 @@ def test_patient_page_has_each_lab_history_with_its_reference_interval(client_fo
     html = response.content.decode()
     assert 'id="lab-history"' in html and 'id="chart-TSH"' in html
     assert reverse("panel_detail", args=[first.pk]) in html
-    assert "0.80" in html  # the prediction's probability beside its panel
+    assert "80 %" in html  # the prediction's probability beside its panel, as a percentage
     assert "<script>" not in html.replace("<script src=", "")  # no inline script (CSP)
+
+
+def test_patient_page_shows_each_panels_outcome_and_no_class_when_not_assessed(client_for, clinician):
+    version = make_version()
+    patient = make_patient("MRN-OUT")
+    make_prediction(make_panel(patient, TSH=None, collected_at=timezone.now() - timedelta(days=2)), version,
+                    outcome="not_assessed")  # fmt: skip
+    make_prediction(make_panel(patient, TSH=0.01, TT4=17.0), version, "normal", uncertain=True)
+    html = client_for(clinician).get(reverse("patient_detail", args=[patient.pk])).content.decode()
+    assert html.count('data-outcome="not_assessed"') == 1 and html.count('data-outcome="refer"') == 1
+    assert "TSH was not measured" in html and "Low confidence: top probability 80 % below the threshold 90 %" in html
+    listed = client_for(clinician).get(reverse("patient_list")).content.decode()
+    assert '<span class="badge uncertain refer">' in listed  # the latest panel's outcome on the list

@@ -1,5 +1,7 @@
 """`manage.py setup_thyroweb`: first-run set-up of groups, demo users, the shipped model and the data."""
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -13,7 +15,7 @@ pytestmark = pytest.mark.django_db
 def test_set_up_imports_the_data_folder_and_scores_every_panel_once(tmp_path, settings):
     write(tmp_path, GOOD)
     (tmp_path / "sample.data").rename(tmp_path / "thyroid0387.data")
-    settings.THYROWEB_DATA_DIR = tmp_path
+    settings.THYROWEB_DATA_DIR = settings.THYROWEB_HOME = tmp_path
     call_command("setup_thyroweb")
     active = ModelVersion.objects.get(status="active")
     assert LabPanel.objects.count() == 3
@@ -32,7 +34,8 @@ def test_set_up_without_data_scores_nothing_and_still_registers_the_model(tmp_pa
     settings.THYROWEB_DATA_DIR = tmp_path
     call_command("setup_thyroweb", "--no-demo-users")
     out = capsys.readouterr().out
-    assert "skipping the import" in out and "0 stored panels scored" in out
+    assert "no thyroid0387 data" in out and "0 stored panels scored" in out
+    assert "THYROWEB_DATA_DIR" in out and "manage.py fetch_uci" in out  # says how to get data
     assert ModelVersion.objects.filter(status="active").count() == 1
 
 
@@ -46,6 +49,15 @@ def test_a_bulk_scored_panel_is_explained_when_a_clinician_opens_it(tmp_path, se
 
     page = client_for(clinician).get(f"/panels/{prediction.panel_id}/").content.decode()
     assert "TSH 45 mU/L pushed towards hypothyroid" in page
-    assert "No explanation was stored" not in page
+    assert "No input moved the probabilities" not in page
     prediction.refresh_from_db()
     assert prediction.explanation == []  # computed for the page, the stored prediction is unchanged
+
+
+def test_starting_twice_keeps_the_demo_passwords_printed_the_first_time(tmp_path, settings, capsys):
+    settings.THYROWEB_DATA_DIR = settings.THYROWEB_HOME = tmp_path
+    call_command("setup_thyroweb")
+    password = re.search(r"demo_clinician\s+password (\S+)", capsys.readouterr().out).group(1)
+    call_command("setup_thyroweb")
+    assert "kept with their passwords" in capsys.readouterr().out
+    assert get_user_model().objects.get(username="demo_clinician").check_password(password)

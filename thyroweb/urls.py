@@ -13,3 +13,5 @@ urlpatterns = [
 
 # Unknown URLs under /api/ answer in the API's JSON error shape; pages keep Django's 404 page.
 handler404 = "diagnostics.api.errors.not_found"
+# An unreachable database is a 503 (JSON for the API, a page otherwise); other errors a 500.
+handler500 = "diagnostics.api.errors.server_error"

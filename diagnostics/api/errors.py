@@ -5,14 +5,32 @@ Field errors are keyed by the field's path (``TSH``, ``panels.3.TSH``,
 keyed ``detail``; an unreadable body is keyed ``body``.
 """
 
+import sys
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
 from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from diagnostics.services.health import BrokerUnavailable
+from diagnostics.services.registry import NoActiveModel
+
+# What a database that cannot be reached raises (refused or dropped connection, server shutting down).
+DATABASE_UNREACHABLE = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = "10"
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The database is unreachable for a moment; retry in a few seconds."
+    default_code = "service_unavailable"
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -45,6 +63,10 @@ def error_response(errors: dict[str, list[str]], status_code: int = 400, headers
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, DATABASE_UNREACHABLE):
+        exc = ServiceUnavailable()
+    elif isinstance(exc, (BrokerUnavailable, NoActiveModel)):
+        exc = ServiceUnavailable(str(exc))
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
     elif isinstance(exc, Http404):
@@ -66,6 +88,8 @@ def exception_handler(exc, context):
     else:
         errors = flatten_errors(exc.detail)
     response.data = {"errors": errors}
+    if isinstance(exc, ServiceUnavailable):
+        response.headers["Retry-After"] = RETRY_AFTER_SECONDS
     return response
 
 
@@ -74,3 +98,27 @@ def not_found(request, exception=None):
     if request.path.startswith("/api/"):
         return JsonResponse({"errors": {"detail": ["Not found."]}}, status=404)
     return page_not_found(request, exception)
+
+
+def service_unavailable(request) -> HttpResponse:
+    """503 while the database is unreachable: the API's JSON error shape, or a page that needs no database
+    (rendered without the request, so no session or user is looked up)."""
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"errors": {"detail": [ServiceUnavailable.default_detail]}}, status=503)
+    else:
+        page = render_to_string("503.html", {"message": _("ThyroWeb cannot reach its database for a moment.")})
+        response = HttpResponse(page, status=503)
+    response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    return response
+
+
+def server_error(request):
+    """handler500: an unreachable database (anywhere: a view, the session, the login check) is a 503;
+    any other error is a 500, in JSON for the API."""
+    if isinstance(sys.exc_info()[1], DATABASE_UNREACHABLE):
+        return service_unavailable(request)
+    if request.path.startswith("/api/"):
+        return JsonResponse({"errors": {"detail": ["Internal server error."]}}, status=500)
+    from diagnostics.views.errors import server_error as page_server_error  # the page with the navigation
+
+    return page_server_error(request)

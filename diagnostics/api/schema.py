@@ -4,6 +4,8 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
+from diagnostics.api.serializers import StrictFieldsMixin
+
 
 class ErrorSerializer(serializers.Serializer):
     """Every 4xx answer: messages keyed by the field they concern (``detail`` when none)."""
@@ -24,6 +26,18 @@ _BODY_ONLY = {"413", "415"}
 
 
 class ThyroWebAutoSchema(AutoSchema):
+    def _get_request_body(self, direction="request"):
+        body = super()._get_request_body(direction)
+        if body is not None and self.method in getattr(self.view, "body_required_for", ()):
+            body["required"] = True  # ApiViewMixin answers 400 when it is missing
+        return body
+
+    def _map_serializer(self, serializer, direction, bypass_extensions=False):
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        if direction == "request" and isinstance(serializer, StrictFieldsMixin):
+            schema["additionalProperties"] = False  # unknown fields are refused, naming them
+        return schema
+
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         has_body = self.method in ("POST", "PUT", "PATCH")

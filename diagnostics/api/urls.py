@@ -3,7 +3,7 @@
 from django.urls import include, path
 
 from diagnostics.api import audit
-from diagnostics.api.views import docs, fhir, jobs, patients, predict, predictions, registry
+from diagnostics.api.views import docs, fhir, jobs, patients, predict, predictions, registry, reviews
 
 urlpatterns = [
     path("schema/", docs.SchemaView.as_view(), name="api-schema"),
@@ -29,5 +29,8 @@ urlpatterns = [
     path("scoring-jobs/", jobs.ScoringJobList.as_view(), name="api-scoring-jobs"),
     path("scoring-jobs/<int:pk>/", jobs.ScoringJobDetail.as_view(), name="api-scoring-job"),
     path("scoring-jobs/<int:pk>/results", jobs.ScoringJobResults.as_view(), name="api-scoring-job-results"),
+    path("review-worklist/", reviews.ReviewWorklist.as_view(), name="api-review-worklist"),
+    path("panels/<int:pk>/reviews/", reviews.PanelReviews.as_view(), name="api-panel-reviews"),
+    path("monitoring/", reviews.Monitoring.as_view(), name="api-monitoring"),
     path("audit/", include(audit.urlpatterns)),
 ]

@@ -1,13 +1,14 @@
 """The audit trail: one call records who did what to which record, when and from where."""
 
+from diagnostics.login_protection import client_address
 from diagnostics.models import AuditEvent
 
 
 def client_ip(request) -> str | None:
-    """The client's address (REMOTE_ADDR; a proxy must set it via its own config)."""
+    """The client's address (REMOTE_ADDR, or X-Forwarded-For behind TRUSTED_PROXY_COUNT proxies)."""
     if request is None:
         return None
-    return request.META.get("REMOTE_ADDR") or None
+    return client_address(request)
 
 
 def record_event(

@@ -1,4 +1,7 @@
-"""Backups: the database (pg_dump, or a SQLite copy) and MEDIA_ROOT (model artefacts, job files) in one archive.
+"""Backups: the database (pg_dump, or a SQLite copy) and MEDIA_ROOT in one archive.
+
+Uploads, job files and trained model archives are rows of the database (StoredFile), so the dump holds
+them; MEDIA_ROOT adds the files that earlier versions kept on disk (and the local model cache).
 
 An archive is a ``.tar.gz`` holding ``manifest.json`` (engine, time, the row
 count of every table), ``database.dump`` (PostgreSQL custom format) or

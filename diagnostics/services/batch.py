@@ -1,11 +1,14 @@
 """Batch scoring of uploaded files: the upload is validated first, then workers score the accepted rows.
 
-The job's task splits the accepted rows into chunks (a ScoringChunk row and a file each) and queues
+The job's task splits the accepted rows into chunks (a ScoringChunk row and a stored file each: files are
+kept in the database by default, diagnostics/storage.py, so workers need no shared disk) and queues
 helper tasks, so that every idle worker joins in: each participant takes the next chunk nobody holds
 (SELECT ... FOR UPDATE SKIP LOCKED) and stores and scores it in one transaction that also marks it
 done; whoever commits the last chunk writes the results file and closes the job. A row's panel is
 keyed by (source=csv, source_ref="job<id>:line<n>") and its prediction by (panel, model version), so
 a chunk run twice (a killed worker, a retry) adds nothing: every accepted row is scored exactly once.
+A job whose workers are all lost is queued again by the healer (services/jobs.py) and resumes with the
+chunks not done; each chunk refreshes the job's heartbeat.
 """
 
 import csv
@@ -17,8 +20,8 @@ import socket
 import uuid
 from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
 
+from celery import current_app
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
@@ -31,12 +34,12 @@ from diagnostics.models import JobStatus, LabPanel, Patient, Prediction, Scoring
 from diagnostics.services.audit import record_event
 from diagnostics.services.bulk import copy_rows
 from diagnostics.services.imports import UCI_PREFIX, collected_at_from_record_id
-from diagnostics.services.jobs import RequestRefused, claim_job, enqueue, fail_job
+from diagnostics.services.jobs import JOB_TASKS, RequestRefused, claim_job, enqueue, fail_job, is_transient
 from diagnostics.services.panels import PANEL_VALUE_FIELDS
 from diagnostics.services.registry import active_model_version, load_predictor
 from diagnostics.services.uploads import read_within_limit
 from mlcore.data import ReadResult, RowError, read_csv, read_uci
-from mlcore.schema import CLASSES, INPUT_FIELDS
+from mlcore.schema import CLASSES, INPUT_FIELDS, InputError, check_has_lab_value
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +54,10 @@ RESULT_COLUMNS = (
     "predicted_class",
     *(f"p_{name}" for name in CLASSES),
     "uncertain",
+    "outcome",
+    "reasons",
+    "warnings",
+    "pattern",
 )
 _RECORD_NUMBER_MAX = Patient._meta.get_field("record_number").max_length
 _DIAGNOSIS_MAX = LabPanel._meta.get_field("diagnosis_raw").max_length
@@ -103,12 +110,23 @@ def record_number_of(record: dict, *, job_id: int, uci: bool) -> str:
     return f"JOB{job_id}-LINE{record['line']}"
 
 
+def _lab_value_problem(record: dict) -> str | None:
+    try:
+        check_has_lab_value(record)
+    except InputError as problem:
+        return problem.message
+    return None
+
+
 def _check_storable(result: ReadResult, *, uci: bool) -> None:
-    """Move records whose texts do not fit the database columns to the rejected rows."""
+    """Move records that hold no lab value, or whose texts do not fit the database columns, to the rejected
+    rows."""
     prefix = len(UCI_PREFIX) if uci else 0
     kept = []
     for record in result.records:
-        if record.get("record_id") and len(record["record_id"]) + prefix > _RECORD_NUMBER_MAX:
+        if (problem := _lab_value_problem(record)) is not None:
+            result.errors.append(RowError(record["line"], problem))
+        elif record.get("record_id") and len(record["record_id"]) + prefix > _RECORD_NUMBER_MAX:
             reason = f"record_number is longer than {_RECORD_NUMBER_MAX} characters"
             result.errors.append(RowError(record["line"], reason))
         elif record.get("diagnosis") and len(record["diagnosis"]) > _DIAGNOSIS_MAX:
@@ -184,20 +202,15 @@ def start_scoring_job(*, user, request=None, uploaded_file) -> ScoringJob:
             rejected_rows=rejected,
         )
         if job.status == JobStatus.QUEUED:
-            transaction.on_commit(lambda: enqueue_scoring_job(job))
+            transaction.on_commit(lambda: enqueue(JOB_TASKS[ScoringJob], ScoringJob, job))
     return job
-
-
-def enqueue_scoring_job(job: ScoringJob) -> None:
-    from diagnostics.tasks import run_scoring_job
-
-    enqueue(run_scoring_job, ScoringJob, job)
 
 
 # --- Scoring in workers ---
 
 # Helper tasks queued per job at most (each one stays while chunks are left, so this bounds the workers).
 MAX_HELPERS = 32
+HELPER_TASK = "diagnostics.help_scoring_job"
 
 
 def process_scoring_job(*, job_id: int, task_id: str) -> None:
@@ -243,13 +256,6 @@ def _failing_job(job: ScoringJob):
             message=f"Scoring stopped on an internal error ({type(error).__name__}); the rows scored so far are kept.",
         )
         _delete_working_files(job)
-
-
-def is_transient(error: Exception) -> bool:
-    """A lost database connection is worth a retry; anything else is not."""
-    from django.db import InterfaceError, OperationalError
-
-    return isinstance(error, (OperationalError, InterfaceError))
 
 
 def _chunks_name(job: ScoringJob) -> str:
@@ -336,8 +342,7 @@ def _prepare_chunks(job: ScoringJob) -> int:
 
 def _queue_helpers(job: ScoringJob, count: int) -> None:
     """Ask other workers to join (in-process tasks have nobody to ask; an unreachable broker: we go alone)."""
-    from diagnostics.tasks import help_scoring_job as helper
-
+    helper = current_app.tasks[HELPER_TASK]
     if helper.app.conf.task_always_eager:
         return
     try:
@@ -392,6 +397,7 @@ def _score_next_chunk(job: ScoringJob, predictor, *, careful: bool = False) -> i
         done_at=timezone.now(), done_by=f"{socket.gethostname()}/{os.getpid()}", created_patients=created_patients
     )
     ScoringJob.objects.filter(pk=job.pk).update(
+        heartbeat_at=timezone.now(),
         scored_rows=F("scored_rows") + len(records),
         progress=Cast(F("scored_rows") + len(records), FloatField()) / float(max(1, job.accepted_rows)),
     )
@@ -448,7 +454,7 @@ def _checked_part(job: ScoringJob, chunk: ScoringChunk) -> bytes:
     refs = [_source_ref(job.pk, record["line"]) for record in records]
     stored = Prediction.objects.filter(
         model_version=job.model_version, panel__source=LabPanel.Source.CSV, panel__source_ref__in=refs
-    ).values_list("panel__source_ref", "predicted_class", *(f"p_{name}" for name in CLASSES), "uncertain")
+    ).values_list("panel__source_ref", *SCORED_COLUMNS)
     outcomes = {ref: tuple(rest) for ref, *rest in stored}
     if len(outcomes) != len(refs):
         raise ScoringFailed(f"Part {chunk.index + 1} of the results cannot be rebuilt; upload the file again.")
@@ -521,14 +527,23 @@ PANEL_COLUMNS = (
     "diagnosis_class",
     "created_by_id",
     "created_at",
+    "received",
     *PANEL_VALUE_FIELDS,
+)
+# What predict_batch gives per record, in this order (Prediction fields).
+SCORED_COLUMNS = (
+    "predicted_class",
+    *(f"p_{name}" for name in CLASSES),
+    "uncertain",
+    "outcome",
+    "reasons",
+    "warnings",
+    "pattern",
 )
 PREDICTION_COLUMNS = (
     "panel_id",
     "model_version_id",
-    "predicted_class",
-    *(f"p_{name}" for name in CLASSES),
-    "uncertain",
+    *SCORED_COLUMNS,
     "explanation",
     "requested_by_id",
     "created_at",
@@ -536,17 +551,24 @@ PREDICTION_COLUMNS = (
 
 
 def predict_batch(predictor, records: list[dict]) -> list[tuple]:
-    """(class, p_normal, p_hyperthyroid, p_hypothyroid, uncertain) per record, vectorised (no explanations).
-
-    Predictor.predict(explain=False) makes the same decisions with one object per row; tests check both agree.
-    """
-    probabilities = predictor.predict_proba(records)
-    decided = predictor.decide(probabilities)
-    uncertain = probabilities.max(axis=1) < predictor.uncertain_threshold
-    return [
-        (CLASSES[choice], *row, flag)
-        for choice, row, flag in zip(decided.tolist(), probabilities.tolist(), uncertain.tolist(), strict=True)
-    ]
+    """The SCORED_COLUMNS values per record (no explanations), decided by Predictor.predict itself: the
+    same outcome, reasons and warnings (mlcore.rules) as a panel scored alone. Not assessed: empty class,
+    no probabilities."""
+    scored = []
+    for result in predictor.predict(records, explain=False):
+        probabilities = result.probabilities or {}
+        scored.append(
+            (
+                result.predicted_class or "",
+                *(probabilities.get(name) for name in CLASSES),
+                result.uncertain,
+                result.outcome,
+                result.reasons,
+                result.warnings,
+                result.pattern,
+            )
+        )
+    return scored
 
 
 @transaction.atomic
@@ -578,6 +600,7 @@ def _store_chunk(
             record.get("label") or "",
             job.created_by_id,
             now,
+            record.get("received") or {},
             *(record[name] for name in PANEL_VALUE_FIELDS),
         )
         for record, patient_id, ref in zip(records, patient_ids, refs, strict=True)
@@ -610,11 +633,20 @@ def _csv_line(values) -> str:
     return out.getvalue()
 
 
+def _codes(reasons) -> str:
+    """Reason or warning codes joined by ';' (the codes are mlcore's fixed words, never formulas)."""
+    return ";".join(str(reason["code"]) for reason in reasons or [])
+
+
 def _result_rows(job: ScoringJob, records: list[dict], scored: list[tuple], *, uci: bool) -> str:
-    """Rows of the results CSV (input columns, predicted class, probabilities, uncertain) for scored records."""
+    """Rows of the results CSV (input columns, predicted class, probabilities, uncertain, outcome, reason and
+    warning codes, the guideline reading's code) for scored records; a not-assessed row has an empty class
+    and empty probabilities."""
     out = io.StringIO()
     writer = csv.writer(out)
-    for record, (predicted_class, *probabilities, uncertain) in zip(records, scored, strict=True):
+    for record, (predicted_class, *probabilities, uncertain, outcome, reasons, warnings, _pattern) in zip(
+        records, scored, strict=True
+    ):
         # Input values are the validated ones: numbers, flags and fixed codes, never formulas.
         inputs = [_FLAG_TEXT[value] if value is None or value is True or value is False else value
                   for value in (record[name] for name in INPUT_FIELDS)]  # fmt: skip
@@ -626,19 +658,26 @@ def _result_rows(job: ScoringJob, records: list[dict], scored: list[tuple], *, u
                 _text(record.get("diagnosis")),
                 _text(record.get("collected_at")),
                 predicted_class,
-                *(round(p, 4) for p in probabilities),
+                *("" if p is None else round(p, 4) for p in probabilities),
                 _FLAG_TEXT[uncertain],
+                outcome,
+                _codes(reasons),
+                _codes(warnings),
+                (_pattern or {}).get("code", ""),
             ]
         )
     return out.getvalue()
 
 
-def result_csv_path(job: ScoringJob) -> Path | None:
-    """The results CSV of a succeeded job on disk (serve it as an attachment), or None."""
+def result_csv_text(job: ScoringJob) -> str | None:
+    """The results CSV of a succeeded job (from the file storage), or None."""
     if job.status != JobStatus.SUCCEEDED or not job.result_file:
         return None
-    path = Path(job.result_file.path)
-    return path if path.exists() else None
+    try:
+        with job.result_file.open("rb") as handle:
+            return handle.read().decode("utf-8")
+    except FileNotFoundError:
+        return None
 
 
 # --- Stored panels without a prediction (e.g. right after a UCI import) ---

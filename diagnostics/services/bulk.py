@@ -57,8 +57,8 @@ def copy_rows(
             for index, row in enumerate(rows):
                 if json_positions:  # JSON as text, which the server parses: several times cheaper than Jsonb
                     row = list(row)
-                    for i in json_positions:
-                        row[i] = json.dumps(row[i])
+                    for i in json_positions:  # None in a nullable JSON column is SQL NULL, as bulk_create writes it
+                        row[i] = None if row[i] is None and named[i].null else json.dumps(row[i])
                     row = tuple(row)
                 copy.write_row(((ids[index],) if with_ids else ()) + row + extras)
     return ids

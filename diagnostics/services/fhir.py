@@ -22,7 +22,8 @@ from diagnostics.models import LabPanel, Patient, Prediction
 from diagnostics.services.audit import record_event
 from diagnostics.services.panels import create_panel, get_or_create_patient
 from diagnostics.services.scoring import score_panel
-from mlcore.schema import CLASSES, LAB_TESTS, validate_panel_all
+from mlcore import rules, units
+from mlcore.schema import CLASSES, LAB_TESTS, InputError, check_has_lab_value, validate_panel_all
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
@@ -33,33 +34,25 @@ THYROWEB_LAB = "urn:thyroweb:fhir:lab"
 RECORD_NUMBER_SYSTEM = "urn:thyroweb:fhir:record-number"
 MAX_ENTRIES = 1000
 
-# Factors from the unit a lab reports to the unit ThyroWeb stores (LAB_TESTS[field].unit).
-_TSH_UNITS = {"m[IU]/L": 1.0, "mIU/L": 1.0, "mU/L": 1.0, "u[IU]/mL": 1.0, "uIU/mL": 1.0, "[iU]/L": 1000.0}
-_TT4_MOLAR = {"nmol/L": 1.0, "pmol/L": 0.001}
-_TT4_MASS = {"ug/dL": 12.87, "ug/L": 1.287, "ng/mL": 1.287, "ng/dL": 0.01287}
-_T3_MOLAR = {"nmol/L": 1.0, "pmol/L": 0.001}
-_T3_MASS = {"ng/dL": 0.01536, "ng/mL": 1.536, "ug/L": 1.536, "pg/mL": 0.001536}
-_TBG_MASS = {"ug/mL": 1.0, "mg/L": 1.0, "mg/dL": 10.0, "ug/L": 0.001}
-_RATIO = {"1": 1.0, "{ratio}": 1.0}
-
-# (system, code) -> (field, accepted units with factors).
+# (system, code) -> (field, accepted UCUM units with their factors to ThyroWeb's unit): the one conversion
+# table (mlcore.units), a molar LOINC code to molar units and a mass code to mass units.
 CODES: dict[tuple[str, str], tuple[str, dict[str, float]]] = {
-    (LOINC, "3016-3"): ("TSH", _TSH_UNITS),
-    (LOINC, "14921-1"): ("TT4", _TT4_MOLAR),
-    (LOINC, "3026-2"): ("TT4", _TT4_MASS),
-    (LOINC, "14930-2"): ("T3", _T3_MOLAR),
-    (LOINC, "3053-6"): ("T3", _T3_MASS),
-    (LOINC, "3021-3"): ("TBG", _TBG_MASS),
-    (THYROWEB_LAB, "T4U"): ("T4U", _RATIO),
-    (THYROWEB_LAB, "FTI"): ("FTI", {"nmol/L": 1.0}),
-    (LOINC, "30525-0"): ("age", {"a": 1.0, "mo": 1 / 12}),
+    (LOINC, "3016-3"): ("TSH", units.CONVERSIONS["TSH"]),
+    (LOINC, "14921-1"): ("TT4", units.MOLAR["TT4"]),
+    (LOINC, "3026-2"): ("TT4", units.MASS["TT4"]),
+    (LOINC, "14930-2"): ("T3", units.MOLAR["T3"]),
+    (LOINC, "3053-6"): ("T3", units.MASS["T3"]),
+    (LOINC, "14920-3"): ("FT4", units.MOLAR["FT4"]),
+    (LOINC, "3024-7"): ("FT4", units.MASS["FT4"]),
+    (LOINC, "14928-6"): ("FT3", units.MOLAR["FT3"]),
+    (LOINC, "3051-0"): ("FT3", units.MASS["FT3"]),
+    (LOINC, "3021-3"): ("TBG", units.MASS["TBG"]),
+    (THYROWEB_LAB, "T4U"): ("T4U", units.CONVERSIONS["T4U"]),
+    (THYROWEB_LAB, "FTI"): ("FTI", units.CONVERSIONS["FTI"]),
+    (LOINC, "30525-0"): ("age", units.CONVERSIONS["age"]),
 }
-# Known codes the model does not use: ignored with a warning saying why.
+# Known codes ThyroWeb does not use: ignored with a warning saying why.
 IGNORED = {
-    (LOINC, "3024-7"): "free T4 is not an input of the model",
-    (LOINC, "14920-3"): "free T4 is not an input of the model",
-    (LOINC, "3051-0"): "free T3 is not an input of the model",
-    (LOINC, "14928-6"): "free T3 is not an input of the model",
     (LOINC, "3050-2"): (
         "T3 resin uptake in % cannot be converted to the T4 uptake ratio (T4U) without the laboratory's "
         f"reference pool; send T4U as a ratio under {THYROWEB_LAB} code T4U"
@@ -74,9 +67,12 @@ EXPORT_CODES = {
     "T4U": (THYROWEB_LAB, "T4U", "T4 uptake (ratio)", "1"),
     "FTI": (THYROWEB_LAB, "FTI", "Free thyroxine index (TT4/T4U)", "nmol/L"),
     "TBG": (LOINC, "3021-3", "Thyroxine binding globulin [Mass/volume] in Serum or Plasma", "ug/mL"),
+    "FT4": (LOINC, "14920-3", "Thyroxine (T4) free [Moles/volume] in Serum or Plasma", "pmol/L"),
+    "FT3": (LOINC, "14928-6", "Triiodothyronine (T3) free [Moles/volume] in Serum or Plasma", "pmol/L"),
     "age": (LOINC, "30525-0", "Age", "a"),
 }
-_FINAL_STATUSES = {"final", "amended", "corrected", "preliminary"}
+# Only final results are scored: a preliminary value may still change, and a prediction made on it would stay.
+_FINAL_STATUSES = {"final", "amended", "corrected"}
 _GENDER = {"male": "M", "female": "F"}
 
 
@@ -95,6 +91,7 @@ class ParsedPanel:
     collected_at: datetime | None
     values: dict[str, float] = field(default_factory=dict)
     paths: dict[str, str] = field(default_factory=dict)
+    received: dict[str, dict] = field(default_factory=dict)
 
 
 @dataclass
@@ -170,12 +167,18 @@ def _coding_key(code: dict) -> tuple[tuple[str, str] | None, list[tuple[str, str
     return None, seen
 
 
-def _unit_of(quantity: dict) -> str | None:
+def _unit_of(quantity: dict, name: str, accepted: dict[str, float]) -> tuple[str | None, str | None]:
+    """(the UCUM code of the quantity's unit among the accepted ones, or None; the unit as written).
+
+    A UCUM ``code`` is read as it is; a unit written as text only (``µg/dL``, ``mUI/L``) is mapped to
+    its UCUM code when that is unambiguous (mlcore.units)."""
     code = quantity.get("code")
-    if isinstance(code, str) and code and quantity.get("system") in (None, UCUM):
-        return code
-    unit = quantity.get("unit")
-    return unit if isinstance(unit, str) and unit else None
+    written = code if isinstance(code, str) and code and quantity.get("system") in (None, UCUM) else None
+    if written is None:
+        unit = quantity.get("unit")
+        written = unit if isinstance(unit, str) and unit else None
+    mapped = units.ucum_code(name, written)
+    return (mapped if mapped in accepted else None), written
 
 
 def _subject_key(subject, path: str, errors: _Errors, patients_by_url: dict[str, dict]) -> tuple | None:
@@ -269,7 +272,13 @@ def parse_bundle(bundle) -> ParsedBundle:
         elif subject is not None:
             subjects.add(subject)
         status = resource.get("status")
-        if status not in _FINAL_STATUSES:
+        if status == "preliminary":
+            errors.add(
+                path + ".status",
+                "status 'preliminary' is not a final result: ThyroWeb stores and scores final results only "
+                "(final, amended or corrected); send this Observation again once it is final",
+            )
+        elif status not in _FINAL_STATUSES:
             errors.add(path + ".status", f"status {status!r} is not a result (use final, amended or corrected)")
         key, seen = _coding_key(resource.get("code"))
         if key is None:
@@ -279,7 +288,7 @@ def parse_bundle(bundle) -> ParsedBundle:
         if key in IGNORED:
             parsed.warnings.append(f"{path}.code: {key[0]}|{key[1]} ignored: {IGNORED[key]}")
             continue
-        name, units = CODES[key]
+        name, accepted = CODES[key]
         when = _parse_when(resource.get("effectiveDateTime"), path + ".effectiveDateTime", errors)
         panel = by_time.setdefault(when, ParsedPanel(collected_at=when))
         if name in panel.values or name in panel.paths:
@@ -298,11 +307,11 @@ def parse_bundle(bundle) -> ParsedBundle:
         if not _is_number(value):
             errors.add(path + ".valueQuantity.value", f"{name} value {value!r} is not a number")
             continue
-        unit = _unit_of(quantity)
-        if unit not in units:
+        unit, written = _unit_of(quantity, name, accepted)
+        if unit is None:
             errors.add(
                 path + ".valueQuantity.unit",
-                f"{name} unit {unit!r} is not one ThyroWeb can convert (accepted UCUM codes: {', '.join(units)})",
+                f"{name} unit {written!r} is not one ThyroWeb can convert (accepted UCUM codes: {', '.join(accepted)})",
             )
             continue
         comparator = quantity.get("comparator")
@@ -311,8 +320,10 @@ def parse_bundle(bundle) -> ParsedBundle:
                 errors.add(path + ".valueQuantity.comparator", f"comparator {comparator!r} is not <, <=, > or >=")
                 continue
             parsed.warnings.append(f"{path}: {name} reported as {comparator} a bound; stored as the bound")
-        panel.values[name] = round(float(value) * units[unit], 6)
+        panel.values[name] = round(float(value) * accepted[unit], 6)
         panel.paths[name] = path + ".valueQuantity.value"
+        if name in LAB_TESTS:
+            panel.received[name] = {"value": value, "unit": written}
 
     if len(subjects) > 1:
         errors.add("entry", "all Observations must be about the same Patient")
@@ -344,7 +355,7 @@ def parse_bundle(bundle) -> ParsedBundle:
     errors.raise_if_any()
     parsed.panels = [p for p in by_time.values() if p.values or p.paths]
     if not parsed.panels:
-        raise FhirError({"entry": ["no Observation of a test ThyroWeb uses (TSH, T3, TT4, T4U, FTI, TBG, age)"]})
+        raise FhirError({"entry": [f"no Observation of a test ThyroWeb uses ({', '.join(LAB_TESTS)}, age)"]})
     return parsed
 
 
@@ -364,10 +375,15 @@ def clean_panel_values(parsed: ParsedBundle, panel: ParsedPanel, sex: str | None
         values["age"] = _age_at(parsed.birth_date, panel.collected_at)
     raw = {**values, "sex": sex}
     clean, problems = validate_panel_all(raw)
+    if clean is not None:
+        try:
+            check_has_lab_value(clean)
+        except InputError as problem:
+            problems.append(problem)
     if problems:
         errors: dict[str, list[str]] = {}
         for problem in problems:
-            where = panel.paths.get(problem.field, "birthDate" if problem.field == "age" else "entry")
+            where = panel.paths.get(problem.field, {"age": "birthDate", "labs": "labs"}.get(problem.field, "entry"))
             errors.setdefault(where, []).append(problem.message)
         raise FhirError(errors)
     return clean
@@ -417,6 +433,7 @@ def import_bundle(*, bundle, user, request=None) -> ImportResult:
             request=request,
             collected_at=panel_data.collected_at,
             source_ref=ref,
+            received=panel_data.received,
         )
         panels.append(panel)
         predictions.append(score_panel(panel=panel, user=user, request=request))
@@ -461,11 +478,22 @@ def _observation(panel: LabPanel, name: str, value: float, patient_ref: str) -> 
     return observation
 
 
+def _reason_codes(reasons) -> list[str]:
+    return [str(reason.get("code")) for reason in reasons or [] if isinstance(reason, dict)]
+
+
 def _risk_assessment(prediction: Prediction, patient_ref: str, basis: list[str]) -> dict:
+    """A scored panel as a RiskAssessment (the caller leaves out the not-assessed ones: they have no risk)."""
     explanation = "; ".join(str(item.get("text", "")) for item in prediction.explanation if isinstance(item, dict))
     notes = [f"Decision aid, not a diagnosis. Model version {prediction.model_version.version}."]
-    if prediction.uncertain:
+    codes = _reason_codes(prediction.reasons)
+    if prediction.outcome == rules.REFER:
+        notes.append(f"Outcome: refer for clinical review. Reasons: {', '.join(codes) or 'low_confidence'}.")
+    elif prediction.uncertain:
         notes.append("Uncertain: low confidence, refer for review.")
+    warnings = _reason_codes(prediction.warnings)
+    if warnings:
+        notes.append(f"Input warnings: {', '.join(warnings)}.")
     if explanation:
         notes.append(f"Basis: {explanation}")
     return {
@@ -517,6 +545,8 @@ def export_patient_bundle(patient: Patient) -> dict:
             basis.append(_urn("Observation", observation["id"]))
             entries.append({"fullUrl": basis[-1], "resource": observation})
         for prediction in panel.predictions.all():
+            if prediction.outcome == rules.NOT_ASSESSED:
+                continue  # no class, no probabilities: nothing to assert as a risk
             risk = _risk_assessment(prediction, patient_ref, basis)
             entries.append({"fullUrl": _urn("RiskAssessment", risk["id"]), "resource": risk})
     return {

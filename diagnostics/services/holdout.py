@@ -32,21 +32,21 @@ def holdout_key(*, panel_id: int | None = None, uci_record_id: str | None = None
 
 def labelled_panel_records() -> list[dict]:
     """Every stored panel with a three-class diagnosis, as model records with "label" and "holdout_key"."""
-    fields = (*PANEL_VALUE_FIELDS, "id", "source", "source_ref", "diagnosis_class", "patient__sex")
-    rows = (
-        LabPanel.objects.filter(diagnosis_class__in=CLASSES, patient__deleted_at__isnull=True)
-        .order_by("id")
-        .values(*fields)
-    )
-    records = []
-    for row in rows.iterator(chunk_size=5000):
+    panels = LabPanel.objects.filter(diagnosis_class__in=CLASSES, patient__deleted_at__isnull=True)
+    return [{**record, "label": row["diagnosis_class"]} for record, row in panel_records(panels, "diagnosis_class")]
+
+
+def panel_records(panels, *extra_fields: str):
+    """(model record with "holdout_key" and "panel_id", the row's values) for each panel of a LabPanel
+    queryset, in id order; the row also holds ``extra_fields`` (fields, relations or annotations)."""
+    fields = (*PANEL_VALUE_FIELDS, "id", "source", "source_ref", "patient__sex", *extra_fields)
+    for row in panels.order_by("id").values(*fields).iterator(chunk_size=5000):
         record = {field: row[field] for field in PANEL_VALUE_FIELDS}
         record["sex"] = row["patient__sex"] or None
-        record["label"] = row["diagnosis_class"]
         uci_id = row["source_ref"] if row["source"] == LabPanel.Source.UCI else None
         record["holdout_key"] = holdout_key(panel_id=row["id"], uci_record_id=uci_id)
-        records.append(record)
-    return records
+        record["panel_id"] = row["id"]
+        yield record, row
 
 
 def split_holdout(records: list[dict]) -> tuple[list[dict], list[dict]]:

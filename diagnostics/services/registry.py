@@ -1,12 +1,19 @@
 """The model registry: model versions, their artefacts, and one loaded predictor per version and process."""
 
+import io
+import shutil
+import tarfile
+import tempfile
 import threading
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from diagnostics import process_cache
 from diagnostics.models import ModelVersion
@@ -20,12 +27,63 @@ _predictors: dict[tuple[int, str], object] = {}
 
 
 def artefact_dir(version: ModelVersion) -> Path:
+    """The folder of a version's saved model: the shipped one, an absolute path, or the local copy (under
+    MEDIA_ROOT, a cache) of the archive kept in the file storage, unpacked on first use in this machine."""
     if version.artefact_path == SHIPPED:
         from mlcore.predictor import DEFAULT_MODEL_DIR
 
         return Path(DEFAULT_MODEL_DIR)
     path = Path(version.artefact_path)
-    return path if path.is_absolute() else Path(settings.MEDIA_ROOT) / path
+    if path.is_absolute():
+        return path
+    local = Path(settings.MEDIA_ROOT) / path
+    if not (local / "metadata.json").exists():
+        _unpack_artefact(version.artefact_path, local)
+    return local
+
+
+def store_artefact(directory: Path, name: str) -> str:
+    """Keep a saved model folder in the file storage as ``<name>.tar.gz`` (in the caller's transaction);
+    ``name`` is the version's artefact_path."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as archive:
+        for item in sorted(directory.rglob("*")):
+            if item.is_file():
+                archive.add(item, arcname=item.relative_to(directory).as_posix(), recursive=False)
+    archive_name = f"{name}.tar.gz"
+    if default_storage.exists(archive_name):  # a name stored by an attempt that did not finish
+        default_storage.delete(archive_name)
+    default_storage.save(archive_name, ContentFile(out.getvalue()))
+    return name
+
+
+def _unpack_artefact(name: str, target: Path) -> None:
+    """Unpack ``<name>.tar.gz`` from the file storage into ``target`` (whole, or not at all)."""
+    try:
+        with default_storage.open(f"{name}.tar.gz", "rb") as handle:
+            content = handle.read()
+    except FileNotFoundError:
+        return  # neither stored nor in the cache: Predictor.load says which file is missing
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".unpack-", dir=target.parent))
+    try:
+        with tarfile.open(fileobj=io.BytesIO(content), mode="r:gz") as archive:
+            for member in archive.getmembers():  # plain files inside the folder only
+                inside = (scratch / member.name).resolve().is_relative_to(scratch.resolve())
+                if not member.isfile() or not inside:
+                    raise ValueError(f"unexpected member {member.name!r} in the model archive {name}")
+                destination = scratch / member.name
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                destination.write_bytes(archive.extractfile(member).read())
+        if target.exists() and not (target / "metadata.json").exists():
+            shutil.rmtree(target, ignore_errors=True)  # left half-written by a killed process
+        try:
+            scratch.rename(target)
+        except OSError:  # another process unpacked it at the same moment
+            if not (target / "metadata.json").exists():
+                raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def load_predictor(version: ModelVersion):
@@ -71,12 +129,20 @@ def ensure_default_model_version() -> ModelVersion:
         return ModelVersion.objects.get(version=predictor.version)
 
 
+class NoActiveModel(ModelVersion.DoesNotExist):
+    """No model version is active (every version retired or a candidate): nothing can be scored."""
+
+
 def active_model_version() -> ModelVersion:
-    """The one active model version (the shipped model on a fresh install)."""
+    """The one active model version (the shipped model on a fresh install); NoActiveModel when none is."""
     version = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).first()
     if version is None:
         ensure_default_model_version()
-        version = ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE)
+        version = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).first()
+    if version is None:
+        raise NoActiveModel(
+            _("No model is active, so nothing can be scored: ask a data manager to activate a model version.")
+        )
     return version
 
 
@@ -97,8 +163,30 @@ class PromotionRefused(RequestRefused):
 
 
 def compare_with_active(candidate: ModelVersion, active: ModelVersion) -> dict:
-    """Both versions scored on the same held-out panels: the current labelled held-out panels in the
-    database, or else the comparison stored at training time when it was made against this active version."""
+    """Both versions scored on the same held-out panels (the current labelled held-out panels in the
+    database, or else the comparison stored at training time when it was made against this active
+    version) and, when there are enough, on recent reviewed panels neither version trained on."""
+    comparison = _compare_on_held_out(candidate, active)
+    comparison["reviewed"] = compare_on_reviews(candidate, active)
+    return comparison
+
+
+def compare_on_reviews(candidate: ModelVersion, active: ModelVersion) -> dict:
+    """Both versions on recent reviewed panels that neither trained on (services/reviews.py); the scores
+    only when at least THYROWEB_REVIEW_MIN_COMPARISON such panels exist."""
+    from diagnostics.services.holdout import holdout_scores
+    from diagnostics.services.reviews import unseen_reviewed_records
+
+    records = unseen_reviewed_records(candidate, active)
+    needed = settings.THYROWEB_REVIEW_MIN_COMPARISON
+    result = {"rows": len(records), "needed": needed, "candidate": None, "active": None}
+    if len(records) >= needed:
+        result["candidate"] = holdout_scores(load_predictor(candidate), records)
+        result["active"] = holdout_scores(load_predictor(active), records)
+    return result
+
+
+def _compare_on_held_out(candidate: ModelVersion, active: ModelVersion) -> dict:
     from diagnostics.services.holdout import holdout_scores, labelled_panel_records, split_holdout
 
     _, held_out = split_holdout(labelled_panel_records())
@@ -128,10 +216,14 @@ def compare_with_active(candidate: ModelVersion, active: ModelVersion) -> dict:
 def promotion_problems(comparison: dict) -> list[str]:
     """What makes the candidate worse than the active model (empty: at least as good on both figures)."""
     problems = []
-    for key, label in (("macro_f1", "macro-F1"), ("recall_hyperthyroid", "hyperthyroid recall")):
-        candidate, active = comparison["candidate"][key] or 0.0, comparison["active"][key] or 0.0
-        if candidate < active - PROMOTION_TOLERANCE:
-            problems.append(f"{label} {candidate:.3f} < {active:.3f}")
+    reviewed = comparison.get("reviewed") or {}
+    for scores, where in ((comparison, ""), (reviewed, " on reviewed panels")):
+        if not scores.get("candidate") or not scores.get("active"):
+            continue
+        for key, label in (("macro_f1", "macro-F1"), ("recall_hyperthyroid", "hyperthyroid recall")):
+            candidate, active = scores["candidate"][key] or 0.0, scores["active"][key] or 0.0
+            if candidate < active - PROMOTION_TOLERANCE:
+                problems.append(f"{label}{where} {candidate:.3f} < {active:.3f}")
     return problems
 
 
@@ -190,4 +282,23 @@ def activate_model_version(*, version: ModelVersion, user, request=None, overrid
             override_reason=override_reason,
             comparison=comparison,
         )
+    return version
+
+
+def retire_model_version(*, version: ModelVersion, user, request=None) -> ModelVersion:
+    """Retire a candidate. The active model is never retired alone: activating another version retires it,
+    so clinicians always have a model to score with."""
+    from diagnostics.services.audit import record_event
+
+    with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        if version.status == ModelVersion.Status.ACTIVE:
+            raise PromotionRefused(
+                _("%(version)s is the active model: activate another version first (this one is then retired).")
+                % {"version": version.version}
+            )
+        if version.status != ModelVersion.Status.RETIRED:
+            version.status = ModelVersion.Status.RETIRED
+            version.save(update_fields=["status"])
+            record_event(action="model.retire", actor=user, request=request, obj=version, version=version.version)
     return version

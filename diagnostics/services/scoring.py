@@ -6,6 +6,7 @@ from diagnostics.models import LabPanel, ModelVersion, Prediction
 from diagnostics.services.audit import record_event
 from diagnostics.services.panels import panel_record
 from diagnostics.services.registry import active_model_version, load_predictor, serving_model_version
+from mlcore import rules
 from mlcore.schema import CLASSES
 
 
@@ -17,14 +18,19 @@ def predict_values(clean: dict, *, version: ModelVersion | None = None):
 
 def prediction_from_result(*, panel: LabPanel, version: ModelVersion, result, user=None) -> Prediction:
     """An unsaved Prediction row from an mlcore PredictionResult."""
+    probabilities = result.probabilities or {}
     return Prediction(
         panel=panel,
         model_version=version,
-        predicted_class=result.predicted_class,
+        outcome=result.outcome,
+        predicted_class=result.predicted_class or "",
         uncertain=result.uncertain,
+        reasons=result.reasons,
+        warnings=result.warnings,
+        pattern=result.pattern,
         explanation=result.explanation,
         requested_by=user if user is not None and user.is_authenticated else None,
-        **{f"p_{name}": float(result.probabilities[name]) for name in CLASSES},
+        **{f"p_{name}": probabilities.get(name) for name in CLASSES},
     )
 
 
@@ -55,10 +61,15 @@ def score_panel(*, panel: LabPanel, user=None, request=None, version: ModelVersi
 
 def explanation_of(prediction: Prediction) -> list[dict]:
     """The stored explanation or, for a bulk-scored panel, the same model version's explanation computed now."""
-    if prediction.explanation:
+    if prediction.explanation or prediction.outcome == rules.NOT_ASSESSED:
         return prediction.explanation
     try:
         predictor = load_predictor(prediction.model_version)
     except OSError:  # the version's artefact is gone: nothing to explain with
         return []
     return predictor.predict([panel_record(prediction.panel)], explain=True)[0].explanation
+
+
+def panel_warnings(panel: LabPanel) -> list[rules.Reason]:
+    """The coded input warnings of a stored panel's values (mlcore.rules), whatever scored it."""
+    return rules.input_warnings(panel_record(panel))

@@ -9,6 +9,7 @@ import hashlib
 import io
 import logging
 import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -22,10 +23,11 @@ from django.utils import timezone
 from diagnostics.access import DATA_MANAGER, has_role
 from diagnostics.models import JobStatus, ModelVersion, TrainingRun
 from diagnostics.services.audit import record_event
-from diagnostics.services.batch import is_transient
 from diagnostics.services.holdout import holdout_key, holdout_scores, labelled_panel_records, split_holdout
-from diagnostics.services.jobs import RequestRefused, claim_job, enqueue, fail_job
-from diagnostics.services.registry import active_model_version, load_predictor
+from diagnostics.services.jobs import JOB_TASKS, RequestRefused, beat, claim_job, enqueue, fail_job, is_transient
+from diagnostics.services.monitoring import store_input_reference
+from diagnostics.services.registry import active_model_version, load_predictor, store_artefact
+from diagnostics.services.reviews import add_reviewed_panels, record_reviews_used
 from diagnostics.services.uploads import read_within_limit
 from mlcore.data import read_uci
 from mlcore.schema import CLASSES
@@ -43,6 +45,10 @@ class TrainingRejected(RequestRefused):
 
 class TrainingFailed(Exception):
     """The run cannot go on; the message is shown on the run."""
+
+
+class RunSuperseded(Exception):
+    """The run was stopped, or handed to another attempt, while this one trained: nothing is registered."""
 
 
 def clean_params(params: dict | None) -> dict:
@@ -79,8 +85,8 @@ def resolve_data_file(data_file: str) -> Path:
     return path
 
 
-def store_uploaded_data_file(uploaded_file) -> Path:
-    """Keep an uploaded UCI-format file under MEDIA_ROOT/training/ once it has readable rows."""
+def store_uploaded_data_file(uploaded_file) -> str:
+    """Keep an uploaded UCI-format file in the file storage (training/…) once it has readable rows; its name."""
     content = read_within_limit(uploaded_file)
     if content is None:
         limit = settings.THYROWEB_MAX_UPLOAD_BYTES
@@ -89,21 +95,26 @@ def store_uploaded_data_file(uploaded_file) -> Path:
     if not result.records:
         first = f" (line {result.errors[0].line}: {result.errors[0].reason})" if result.errors else ""
         raise TrainingRejected(f"The data file has no readable UCI thyroid0387-format rows{first}.")
-    name = default_storage.save(f"training/upload-{uuid.uuid4().hex}.data", ContentFile(content))
-    return Path(default_storage.path(name))
+    return default_storage.save(f"training/upload-{uuid.uuid4().hex}.data", ContentFile(content))
 
 
-def start_training_run(*, user, request=None, data_file=None, params: dict | None = None) -> TrainingRun:
+def start_training_run(
+    *, user, request=None, data_file=None, params: dict | None = None, include_reviews: bool = False
+) -> TrainingRun:
     """Queue a training run on the labelled panels, plus an optional UCI-format file (a name in the data
-    folder, or an uploaded file); user None = the scheduler."""
+    folder, or an uploaded file) and, with ``include_reviews``, the panels clinicians reviewed (their
+    current review as the label: services/reviews.py); user None = the scheduler."""
     if user is not None and not has_role(user, DATA_MANAGER):
         raise PermissionDenied("Only a data manager can start a training run.")
     params = clean_params(params)
-    if hasattr(data_file, "read"):
-        path = store_uploaded_data_file(data_file)
-    else:
-        path = resolve_data_file(data_file) if data_file else None
+    if include_reviews:
+        params["include_reviews"] = True
     with transaction.atomic():
+        # An uploaded file is stored (a name in the file storage); a named one stays in the data folder (a path).
+        if hasattr(data_file, "read"):
+            path = Path(store_uploaded_data_file(data_file))
+        else:
+            path = resolve_data_file(data_file) if data_file else None
         run = TrainingRun.objects.create(
             params=params,
             data_file=str(path) if path else "",
@@ -120,14 +131,16 @@ def start_training_run(*, user, request=None, data_file=None, params: dict | Non
             data_file=path.name if path else "",
             scheduled=user is None,
         )
-        transaction.on_commit(lambda: enqueue_training_run(run))
+        transaction.on_commit(lambda: enqueue(JOB_TASKS[TrainingRun], TrainingRun, run))
     return run
 
 
-def enqueue_training_run(run: TrainingRun) -> None:
-    from diagnostics.tasks import run_training
-
-    enqueue(run_training, TrainingRun, run)
+def _read_data_file(data_file: str):
+    """The rows of a run's extra data file: a path in the data folder, or a name in the file storage."""
+    if Path(data_file).is_absolute():
+        return read_uci(data_file)
+    with default_storage.open(data_file, "rb") as handle:
+        return read_uci(io.BytesIO(handle.read()))
 
 
 def training_records(run: TrainingRun) -> list[dict]:
@@ -135,7 +148,7 @@ def training_records(run: TrainingRun) -> list[dict]:
     records = labelled_panel_records()
     if run.data_file:
         try:
-            result = read_uci(run.data_file)
+            result = _read_data_file(run.data_file)
         except OSError:
             raise TrainingFailed("The data file can no longer be read.") from None
         seen = {record["holdout_key"] for record in records}
@@ -144,6 +157,8 @@ def training_records(run: TrainingRun) -> list[dict]:
             if record["label"] in CLASSES and key not in seen:
                 seen.add(key)
                 records.append({**record, "holdout_key": key})
+    if run.params.get("include_reviews"):
+        records, _ = add_reviewed_panels(records)
     limit = run.params.get("max_records")
     if limit and len(records) > limit:
         # A deterministic sample: the same rows for the same data and limit.
@@ -152,16 +167,19 @@ def training_records(run: TrainingRun) -> list[dict]:
 
 
 def process_training_run(*, run_id: int, task_id: str) -> None:
-    """Train a candidate for a queued run (from the start again after a lost worker); it ends succeeded or failed."""
+    """Train a candidate for a queued run (from the start again after a lost worker); it ends succeeded or failed.
+
+    The model is trained in a local scratch folder and stored, as an archive, in the file storage with
+    its ModelVersion (registry.store_artefact): any process on any machine can load it.
+    """
     run = claim_job(TrainingRun, pk=run_id, task_id=task_id)
     if run is None:
         return
-    models_dir = Path(settings.MEDIA_ROOT) / MODELS_DIR
-    for left_over in models_dir.glob(f".tmp-run{run.pk}-*"):  # from an attempt whose worker was killed
-        shutil.rmtree(left_over, ignore_errors=True)
-    work_dir = models_dir / f".tmp-run{run.pk}-{uuid.uuid4().hex[:8]}"
+    work_dir = Path(tempfile.mkdtemp(prefix=f"thyroweb-run{run.pk}-")) / "model"
     try:
         _train(run, work_dir)
+    except RunSuperseded:
+        logger.info("training run %s: this attempt no longer owns the run; its model is dropped", run.pk)
     except TrainingFailed as problem:
         fail_job(TrainingRun, pk=run.pk, message=str(problem))
     except Exception as error:
@@ -170,7 +188,7 @@ def process_training_run(*, run_id: int, task_id: str) -> None:
         logger.error("training run %s failed: %s", run.pk, type(error).__name__)
         fail_job(TrainingRun, pk=run.pk, message=f"Training stopped on an error ({type(error).__name__}): {error}")
     finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
+        shutil.rmtree(work_dir.parent, ignore_errors=True)
 
 
 def _train(run: TrainingRun, work_dir: Path) -> None:
@@ -180,6 +198,9 @@ def _train(run: TrainingRun, work_dir: Path) -> None:
     records = training_records(run)
     train, held_out = split_holdout(records)
     counts = {name: sum(1 for r in train if r["label"] == name) for name in CLASSES}
+    reviewed = [r for r in train if "review_id" in r]
+    reviewed_counts = {name: sum(1 for r in reviewed if r["label"] == name) for name in CLASSES}
+    record_reviews_used(run, reviewed)
     if len(train) < 30 or sum(1 for n in counts.values() if n) < 2:
         raise TrainingFailed(
             f"Not enough labelled panels to train: {', '.join(f'{n} {name}' for name, n in counts.items())} "
@@ -193,7 +214,8 @@ def _train(run: TrainingRun, work_dir: Path) -> None:
         epoch, epochs = report.get("epoch", 0), report.get("epochs") or run.params.get("epochs") or 0
         refit = report.get("stage") == "refit"
         done = min(1.0, epoch / epochs) if epochs else 0.0
-        TrainingRun.objects.filter(pk=run.pk, status=JobStatus.RUNNING).update(
+        TrainingRun.objects.filter(pk=run.pk, status=JobStatus.RUNNING, celery_task_id=run.celery_task_id).update(
+            heartbeat_at=timezone.now(),
             epoch=epoch,
             epochs=epochs,
             val_macro_f1=report.get("val_macro_f1"),
@@ -222,32 +244,44 @@ def _train(run: TrainingRun, work_dir: Path) -> None:
         "baseline": holdout_scores(load_predictor(baseline), held_out) if baseline else None,
     }
     name = f"{predictor.version}-run{run.pk}"
-    final_dir = Path(settings.MEDIA_ROOT) / MODELS_DIR / name
-    work_dir.rename(final_dir)
-    try:
-        with transaction.atomic():
-            version = ModelVersion.objects.create(
-                version=name,
-                status=ModelVersion.Status.CANDIDATE,
-                artefact_path=f"{MODELS_DIR}/{name}",
-                metrics={**predictor.metadata.get("metrics", {}), "holdout": holdout, "training_counts": counts},
-                model_card=_read_text(final_dir / "model_card.md"),
-                trained_by=run.started_by,
-                training_description=_description(run, len(train)),
-            )
-            finished = TrainingRun.objects.filter(pk=run.pk, status=JobStatus.RUNNING).update(
-                status=JobStatus.SUCCEEDED,
-                result_version=version,
-                progress=1.0,
-                finished_at=timezone.now(),
-                message=f"Candidate {name} trained on {len(train)} panels.",
-            )
-            if not finished:
-                raise TrainingFailed("The run was stopped before its model could be registered.")
-            record_event(action="training_run.finish", actor=run.started_by, obj=run, version=name, rows=len(train))
-    except Exception:
-        shutil.rmtree(final_dir, ignore_errors=True)
-        raise
+    beat(TrainingRun, run.pk)
+    with transaction.atomic():
+        version = ModelVersion.objects.create(
+            version=name,
+            status=ModelVersion.Status.CANDIDATE,
+            artefact_path=store_artefact(work_dir, f"{MODELS_DIR}/{name}"),
+            metrics={
+                **predictor.metadata.get("metrics", {}),
+                "holdout": holdout,
+                "training_counts": counts,
+                "reviewed_counts": reviewed_counts,
+            },
+            model_card=_read_text(work_dir / "model_card.md"),
+            trained_by=run.started_by,
+            training_description=_description(run, len(train)),
+        )
+        # Only the attempt that owns the run finishes it (the healer may have handed it to another worker).
+        finished = TrainingRun.objects.filter(
+            pk=run.pk, status=JobStatus.RUNNING, celery_task_id=run.celery_task_id
+        ).update(
+            status=JobStatus.SUCCEEDED,
+            result_version=version,
+            progress=1.0,
+            finished_at=timezone.now(),
+            message=f"Candidate {name} trained on {len(train)} panels"
+            + (f", {len(reviewed)} of them reviewed by clinicians." if run.params.get("include_reviews") else "."),
+        )
+        if not finished:
+            raise RunSuperseded()
+        record_event(
+            action="training_run.finish",
+            actor=run.started_by,
+            obj=run,
+            version=name,
+            rows=len(train),
+            reviewed_rows=len(reviewed),
+        )
+        store_input_reference(version, train, source=f"the {len(train)} training rows of run {run.pk}")
 
 
 def _read_text(path: Path) -> str:
@@ -256,6 +290,8 @@ def _read_text(path: Path) -> str:
 
 def _description(run: TrainingRun, rows: int) -> str:
     source = "labelled panels in the database" + (f" and {Path(run.data_file).name}" if run.data_file else "")
+    if run.params.get("include_reviews"):
+        source += ", with the panels clinicians reviewed"
     who = "the periodic retrain" if run.started_by_id is None else "a data manager"
     return f"Training run {run.pk}, started by {who}: {rows} rows from {source}; parameters {run.params or 'default'}."
 

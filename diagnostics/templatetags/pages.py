@@ -9,7 +9,8 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from diagnostics.models import LabPanel
+from diagnostics import reasons
+from diagnostics.labels import flag_label, referral_label
 from mlcore.schema import HISTORY_FLAGS, LAB_TESTS
 
 register = template.Library()
@@ -158,8 +159,26 @@ def markdown_card(text: str) -> str:
 
 
 @register.filter
-def top_probability(prediction) -> float:
-    return max(prediction.probabilities.values())
+def top_probability(prediction) -> float | None:
+    probabilities = prediction.probabilities
+    return max(probabilities.values()) if probabilities else None
+
+
+@register.filter
+def percent(probability) -> str:
+    """0.9991 -> '> 99 %', 0.004 -> '< 1 %', 0.724 -> '72 %' (the API keeps the floats)."""
+    return reasons.percent(probability)
+
+
+@register.filter
+def reason_text(reason) -> str:
+    """A coded reason or warning of mlcore.rules in plain words, in the page's language."""
+    return reasons.message(reason)
+
+
+@register.filter
+def outcome_label(outcome: str) -> str:
+    return reasons.OUTCOME_LABELS.get(outcome, outcome)
 
 
 def _number(value: float) -> str:
@@ -177,20 +196,75 @@ def _explained_input(item: dict) -> str:
     if feature == "sex":
         return _("sex %(sex)s") % {"sex": value} if value else _("sex unknown")
     if feature == "referral_source":
-        return _("referral source %(source)s") % {"source": value}
+        return referral_label(value)
     if feature in HISTORY_FLAGS:
-        flag = LabPanel._meta.get_field(feature).verbose_name
+        flag = flag_label(feature)
         answer = _("yes") if value else _("no")
         return f"{flag}: {answer}"
     return ""
 
 
+def _points(value) -> str:
+    """A change of probability in percentage points (within ±100: the integration error can pass it)."""
+    points = max(-100.0, min(100.0, 100 * float(value)))
+    return f"{points:+.1f}".replace(".", get_format("DECIMAL_SEPARATOR"))
+
+
 @register.filter
 def explanation_text(item) -> str:
-    """'TSH 45 mU/L pushed towards hypothyroid', translated; falls back to mlcore's own text."""
+    """'TSH 45 mU/L pushed towards hypothyroid (+97.1 points)', translated; falls back to mlcore's text.
+
+    The class named is the one whose probability the input raised (the sign of the attribution); when the
+    input lowered the predicted class's probability, the text says so ('away from normal')."""
     if not isinstance(item, dict):
         return str(item)
     what = _explained_input(item)
-    if not what or item.get("towards") not in CLASS_LABELS:
+    towards = item.get("towards")
+    if not what or towards not in CLASS_LABELS:
         return item.get("text", "")
-    return _("%(input)s pushed towards %(class)s") % {"input": what, "class": CLASS_LABELS[item["towards"]]}
+    params = {"input": what, "class": CLASS_LABELS[towards]}
+    contributions = item.get("contributions") or {}
+    if towards not in contributions:
+        return _("%(input)s pushed towards %(class)s") % params
+    params["points"] = _points(contributions[towards])
+    against = item.get("against")
+    if against in CLASS_LABELS and against != towards and contributions.get(against, 0) < 0:
+        return _("%(input)s pushed towards %(class)s (%(points)s points), away from %(against)s (%(down)s points)") % {
+            **params,
+            "against": CLASS_LABELS[against],
+            "down": _points(contributions[against]),
+        }
+    return _("%(input)s pushed towards %(class)s (%(points)s points)") % params
+
+
+@register.filter
+def has_field_errors(form) -> bool:
+    """Whether a form has errors on its fields (not only errors of the whole form)."""
+    return any(name != "__all__" for name in form.errors)
+
+
+@register.filter
+def signed_number(value) -> str:
+    """A change with its sign (+0,5 / −1.2), in the page's notation."""
+    if value is None:
+        return ""
+    text = lab_number(abs(value))
+    return f"+{text}" if value > 0 else (f"−{text}" if value < 0 else text)
+
+
+@register.filter
+def signed_percent(value) -> str:
+    """A relative change, rounded to a whole percent, with its sign: +12 %."""
+    if value is None:
+        return ""
+    rounded = round(value)
+    sign = "+" if rounded > 0 else ("−" if rounded < 0 else "")
+    return f"{sign}{abs(rounded)} %"
+
+
+@register.filter
+def recovery_messages(recoveries: list[dict]) -> list[str]:
+    """What the job healer did, one sentence each ("Worker lost at …, resumed (attempt 2).")."""
+    from diagnostics.services.jobs import recovery_message
+
+    return [recovery_message(entry) for entry in recoveries or []]

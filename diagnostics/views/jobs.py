@@ -12,6 +12,8 @@ from diagnostics.access import DATA_MANAGER, role_required
 from diagnostics.forms import ScoringJobForm, TrainingRunForm
 from diagnostics.models import ScoringJob, TrainingRun
 from diagnostics.services.audit import record_event
+from diagnostics.services.health import BrokerUnavailable, require_broker
+from diagnostics.services.reviews import reviewed_label_counts
 
 
 def _ids(request) -> list[int]:
@@ -23,14 +25,15 @@ def training_list(request):
     return render(
         request,
         "diagnostics/training_list.html",
-        {"runs": selectors.training_runs(), "form": TrainingRunForm()},
+        {"runs": selectors.training_runs(), "form": TrainingRunForm(), "reviewed": reviewed_label_counts()},
     )
 
 
 @role_required(DATA_MANAGER)
 def training_detail(request, pk: int):
     run = get_object_or_404(TrainingRun.objects.select_related("result_version", "started_by"), pk=pk)
-    return render(request, "diagnostics/training_detail.html", {"run": run, "charts": {"history": run.history}})
+    stages = selectors.training_stages(run.history)
+    return render(request, "diagnostics/training_detail.html", {"run": run, "stages": stages, "charts": stages})
 
 
 @require_POST
@@ -38,21 +41,28 @@ def training_detail(request, pk: int):
 def training_start(request):
     from diagnostics.services.training import start_training_run
 
-    form = TrainingRunForm(request.POST, request.FILES)
+    form, status = TrainingRunForm(request.POST, request.FILES), 400
     if form.is_valid():
         params = {"epochs": form.cleaned_data["epochs"]} if form.cleaned_data["epochs"] else None
         try:
+            require_broker()
             run = start_training_run(
-                user=request.user, request=request, data_file=form.cleaned_data["data_file"], params=params
+                user=request.user,
+                request=request,
+                data_file=form.cleaned_data["data_file"],
+                params=params,
+                include_reviews=form.cleaned_data["include_reviews"],
             )
+        except BrokerUnavailable as error:
+            form.add_error(None, str(error))
+            status = 503  # nothing wrong with the input: try again later
         except ValidationError as error:
             form.add_error(None, error)
         else:
             messages.success(request, _("Training run %(id)s started.") % {"id": run.pk})
             return redirect("training_detail", pk=run.pk)
-    return render(
-        request, "diagnostics/training_list.html", {"runs": selectors.training_runs(), "form": form}, status=400
-    )
+    context = {"runs": selectors.training_runs(), "form": form, "reviewed": reviewed_label_counts()}
+    return render(request, "diagnostics/training_list.html", context, status=status)
 
 
 @role_required(DATA_MANAGER)
@@ -78,20 +88,23 @@ def scoring_detail(request, pk: int):
 def scoring_start(request):
     from diagnostics.services.batch import start_scoring_job
 
-    form = ScoringJobForm(request.POST, request.FILES)
+    form, status = ScoringJobForm(request.POST, request.FILES), 400
     if form.is_valid():
         try:
+            require_broker()
             job = start_scoring_job(
                 user=request.user, request=request, uploaded_file=form.cleaned_data["uploaded_file"]
             )
+        except BrokerUnavailable as error:
+            form.add_error(None, str(error))
+            status = 503  # nothing wrong with the input: try again later
         except ValidationError as error:
             form.add_error("uploaded_file", error)
         else:
             messages.success(request, _("Scoring job %(id)s started.") % {"id": job.pk})
             return redirect("scoring_detail", pk=job.pk)
-    return render(
-        request, "diagnostics/scoring_list.html", {"jobs": selectors.scoring_jobs(), "form": form}, status=400
-    )
+    context = {"jobs": selectors.scoring_jobs(), "form": form}
+    return render(request, "diagnostics/scoring_list.html", context, status=status)
 
 
 @role_required(DATA_MANAGER)

@@ -6,14 +6,17 @@ from django.utils.translation import gettext as _
 
 from diagnostics import selectors
 from diagnostics.access import CLINICIAN, role_required
-from diagnostics.forms import LabPanelForm, tidy_message
+from diagnostics.forms import LabPanelForm
 from diagnostics.indices import derived_indices
+from diagnostics.labels import panel_flags, referral_label
 from diagnostics.models import LabPanel, Patient
+from diagnostics.patterns import not_used_fields, not_used_message, pattern_message
 from diagnostics.services.audit import record_event
 from diagnostics.services.panels import create_panel, get_or_create_patient
-from diagnostics.services.scoring import explanation_of, score_panel
-from diagnostics.templatetags.pages import lab_number
-from mlcore.schema import HISTORY_FLAGS, LAB_TESTS, value_warning
+from diagnostics.services.registry import NoActiveModel
+from diagnostics.services.report import comparison, lab_rows
+from diagnostics.services.scoring import explanation_of, panel_warnings, score_panel
+from mlcore import units
 
 logger = logging.getLogger(__name__)
 
@@ -21,9 +24,10 @@ logger = logging.getLogger(__name__)
 def _save_and_score(form: LabPanelForm, request) -> LabPanel:
     """Store the panel (and a new patient) and score it, all in one transaction."""
     with transaction.atomic():
-        patient = form.patient or get_or_create_patient(
+        patient = get_or_create_patient(
             record_number=form.cleaned_data["record_number"],
             sex=form.cleaned_data.get("sex") or None,
+            date_of_birth=form.cleaned_data.get("date_of_birth"),
             user=request.user,
             request=request,
         )
@@ -33,6 +37,7 @@ def _save_and_score(form: LabPanelForm, request) -> LabPanel:
             user=request.user,
             request=request,
             collected_at=form.cleaned_data["collected_at"],
+            received=form.received,
         )
         score_panel(panel=panel, user=request.user, request=request)
     return panel
@@ -42,9 +47,11 @@ def _save_and_score(form: LabPanelForm, request) -> LabPanel:
 def panel_create(request):
     if request.method == "POST":
         form = LabPanelForm(request.POST)
-        if form.is_valid():
+        if form.is_valid() and not form.needs_confirmation():
             try:
                 panel = _save_and_score(form, request)
+            except NoActiveModel as error:  # nothing to fix in the form: say who can help
+                form.add_error(None, str(error))
             except Exception as error:  # the model could not score: nothing was saved
                 logger.exception("lab entry: scoring failed (%s); nothing saved", type(error).__name__)
                 form.add_error(None, _("The panel could not be scored, so nothing was saved. Please try again."))
@@ -57,6 +64,7 @@ def panel_create(request):
             patient = Patient.objects.visible().filter(pk=int(request.GET["patient"])).first()
         if patient is not None:
             initial = {"record_number": patient.record_number, "sex": patient.sex}
+            initial["date_of_birth"] = patient.date_of_birth
         form = LabPanelForm(initial=initial)
     return render(request, "diagnostics/panel_form.html", {"form": form})
 
@@ -74,18 +82,33 @@ def panel_detail(request, pk: int):
         "probabilities": _probability_rows(prediction),
         "explanation": explanation_of(prediction) if prediction is not None else [],
         "indices": derived_indices(values),
+        "pattern": prediction.pattern if prediction is not None else None,
+        "pattern_message": pattern_message(prediction.pattern) if prediction is not None else "",
+        "not_used": not_used_message(not_used_fields(prediction.warnings)) if prediction is not None else "",
         "lab_rows": [
-            {"test": test, "value": values[name], "out_of_range": _out_of_range(test, values[name])}
-            for name, test in LAB_TESTS.items()
+            {**row, "received": _as_received(panel.received.get(row["test"].name), row["test"].name)}
+            for row in lab_rows(panel)
         ],
-        "warnings": [_unusual_value(name, values[name]) for name in LAB_TESTS if value_warning(name, values[name])],
-        "flags": [panel._meta.get_field(f).verbose_name for f in HISTORY_FLAGS if getattr(panel, f)],
+        "any_received": bool(panel.received),
+        "comparison": comparison(panel),
+        "warnings": panel_warnings(panel),
+        "flags": panel_flags(panel),
+        "referral": referral_label(panel.referral_source),
     }
     return render(request, "diagnostics/panel_detail.html", context)
 
 
+def _as_received(received, name: str) -> dict | None:
+    """The value and unit a lab sent, when they were not already ThyroWeb's (nothing to add otherwise)."""
+    if not isinstance(received, dict) or "value" not in received:
+        return None
+    if units.ucum_code(name, str(received.get("unit") or "")) == units.our_unit(name):
+        return None
+    return {"value": received["value"], "unit": received.get("unit", "")}
+
+
 def _probability_rows(prediction) -> list[dict]:
-    if prediction is None:
+    if prediction is None or prediction.probabilities is None:  # not assessed: no class, no probabilities
         return []
     return [
         {"class": name, "p": p, "percent": round(100 * p), "top": name == prediction.predicted_class}
@@ -93,26 +116,3 @@ def _probability_rows(prediction) -> list[dict]:
     ]
 
 
-def _unusual_value(name: str, value: float) -> str:
-    """mlcore's warning for an accepted but unusual value (outside the data's 0.1-99.9th percentiles), translated."""
-    test = LAB_TESTS[name]
-    params = {"test": name, "value": lab_number(value), "unit": test.unit}
-    if test.warn_min is not None and value < test.warn_min:
-        params["bound"] = lab_number(test.warn_min)
-        return tidy_message(
-            _("%(test)s %(value)s %(unit)s is unusually low (below %(bound)s %(unit)s): please check it.") % params
-        )
-    params["bound"] = lab_number(test.warn_max)
-    return tidy_message(
-        _("%(test)s %(value)s %(unit)s is unusually high (above %(bound)s %(unit)s): please check it.") % params
-    )
-
-
-def _out_of_range(test, value) -> str:
-    if value is None:
-        return ""
-    if value < test.reference_low:
-        return "low"
-    if value > test.reference_high:
-        return "high"
-    return ""

@@ -1,10 +1,22 @@
 from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext as _
 
 from diagnostics import selectors
 from diagnostics.access import CLINICIAN, role_required
 from diagnostics.forms import PatientSearchForm
-from diagnostics.models import Patient
+from diagnostics.models import Patient, Prediction
 from diagnostics.services.audit import record_event
+from diagnostics.templatetags.pages import CLASS_LABELS
+
+
+def history_labels() -> dict:
+    """The lab history chart's words in the page's language (the chart data holds codes)."""
+    return {
+        "classes": {name: str(label) for name, label in CLASS_LABELS.items()},
+        "outcomes": {value: str(label) for value, label in Prediction.Outcome.choices},
+        "unscored": _("not scored"),
+        "date": _("Collected at"),
+    }
 
 
 def _page_number(request) -> int:
@@ -35,6 +47,7 @@ def patient_detail(request, pk: int):
             "panels": panels,
             "lab_tests": selectors.LAB_TESTS,
             "history": selectors.lab_history_chart(panels),
+            "history_labels": history_labels(),
             "panel_limit": selectors.PANELS_ON_PATIENT_PAGE,
         },
     )

@@ -4,6 +4,7 @@
   "use strict";
 
   var lang = document.documentElement.lang || "en";
+  var dateLocale = lang === "en" ? "en-GB" : lang;  // 5 Jan 2026, not Jan 5, 2026
   var CLASS_COLOURS = { normal: "#2e7d32", hyperthyroid: "#c62828", hypothyroid: "#1565c0" };
   var CLASSES = ["normal", "hyperthyroid", "hypothyroid"];
 
@@ -13,30 +14,12 @@
   }
 
   function dateLabel(ms) {
-    return new Date(ms).toLocaleDateString(lang, { year: "numeric", month: "short", day: "numeric" });
+    return new Date(ms).toLocaleDateString(dateLocale, { year: "numeric", month: "short", day: "numeric" });
   }
 
   function number(value, digits) {
     return Number(value).toLocaleString(lang, { maximumFractionDigits: digits === undefined ? 3 : digits });
   }
-
-  // Draws the reference interval as a shaded band behind the data (options.plugins.referenceBand).
-  var referenceBand = {
-    id: "referenceBand",
-    beforeDatasetsDraw: function (chart, args, options) {
-      if (!options || options.low === undefined || options.low === null) return;
-      var area = chart.chartArea;
-      var y = chart.scales.y;
-      var top = Math.max(area.top, y.getPixelForValue(options.high));
-      var bottom = Math.min(area.bottom, y.getPixelForValue(options.low));
-      if (bottom <= top) return;
-      var ctx = chart.ctx;
-      ctx.save();
-      ctx.fillStyle = "rgba(46, 125, 50, 0.14)";
-      ctx.fillRect(area.left, top, area.right - area.left, bottom - top);
-      ctx.restore();
-    },
-  };
 
   function drawDashboard() {
     var data = readJSON("dashboard-data");
@@ -70,53 +53,6 @@
                    scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
       });
     }
-  }
-
-  function drawLabHistory() {
-    var history = readJSON("lab-history");
-    if (!history) return;
-    document.querySelectorAll("canvas.lab-chart").forEach(function (canvas) {
-      var series = history[canvas.dataset.test];
-      if (!series) return;
-      if (!series.points.length) {
-        var note = document.createElement("p");
-        note.className = "muted";
-        note.textContent = canvas.dataset.emptyLabel || "";
-        canvas.parentNode.replaceWith(note);
-        return;
-      }
-      var times = series.points.map(function (p) { return p.x; });
-      var first = Math.min.apply(null, times), last = Math.max.apply(null, times);
-      var pad = Math.max((last - first) * 0.05, 86400000);
-      var low = series.reference[0], high = series.reference[1];
-      var ys = series.points.map(function (p) { return p.y; }).concat([low, high]);
-      var span = Math.max.apply(null, ys) - Math.min.apply(null, ys) || 1;
-      new Chart(canvas, {
-        type: "line",
-        data: { datasets: [{ label: series.label, data: series.points, borderColor: "#0b5cad",
-                             backgroundColor: "#0b5cad", pointRadius: 3, tension: 0 }] },
-        options: {
-          maintainAspectRatio: false,
-          parsing: false,
-          plugins: {
-            legend: { display: false },
-            referenceBand: { low: low, high: high },
-            tooltip: { callbacks: {
-              title: function (items) { return items.length ? dateLabel(items[0].parsed.x) : ""; },
-              label: function (item) { return series.label + ": " + number(item.parsed.y) + " " + series.unit; },
-            } },
-          },
-          scales: {
-            x: { type: "linear", min: first - pad, max: last + pad,
-                 ticks: { maxTicksLimit: 4, callback: function (v) { return dateLabel(v); } } },
-            y: { suggestedMin: Math.max(0, Math.min.apply(null, ys) - 0.1 * span),
-                 suggestedMax: Math.max.apply(null, ys) + 0.1 * span,
-                 ticks: { callback: function (v) { return number(v, 2); } } },
-          },
-        },
-        plugins: [referenceBand],
-      });
-    });
   }
 
   function curveChart(curves, labels, diagonal) {
@@ -168,28 +104,37 @@
   function drawTrainingHistory() {
     var data = readJSON("training-data");
     var canvas = document.getElementById("chart-training");
-    if (!data || !canvas || !data.history.length) return;
-    function series(key) {
-      return data.history.filter(function (row) { return typeof row[key] === "number" && isFinite(row[key]); })
+    if (!data || !canvas || !(data.fit.length || data.refit.length)) return;
+    function series(rows, key) {
+      return rows.filter(function (row) { return typeof row[key] === "number" && isFinite(row[key]); })
         .map(function (row) { return { x: row.epoch, y: row[key] }; });
+    }
+    var labels = canvas.dataset;
+    // Fit (early-stopped, with validation) and refit (train + validation, no validation of its own) are
+    // separate series: each counts its epochs from 1, so they are never joined into one line.
+    var datasets = [
+      { label: labels.f1Label, data: series(data.fit, "val_macro_f1"), borderColor: "#2e7d32",
+        backgroundColor: "#2e7d32", yAxisID: "f1", pointRadius: 2, stage: "fit" },
+      { label: labels.lossLabel, data: series(data.fit, "loss"), borderColor: "#0b5cad",
+        backgroundColor: "#0b5cad", yAxisID: "loss", pointRadius: 2, stage: "fit" },
+      { label: labels.valLossLabel, data: series(data.fit, "val_loss"), borderColor: "#c62828",
+        backgroundColor: "#c62828", yAxisID: "loss", pointRadius: 2, borderDash: [4, 3], stage: "fit" },
+    ];
+    if (data.refit.length) {
+      datasets.push({ label: labels.refitLossLabel, data: series(data.refit, "loss"), borderColor: "#8a4b00",
+                      backgroundColor: "#8a4b00", yAxisID: "loss", pointRadius: 2, borderDash: [1, 2], stage: "refit" });
     }
     new Chart(canvas, {
       type: "line",
-      data: { datasets: [
-        { label: canvas.dataset.f1Label, data: series("val_macro_f1"), borderColor: "#2e7d32",
-          backgroundColor: "#2e7d32", yAxisID: "f1", pointRadius: 2 },
-        { label: canvas.dataset.lossLabel, data: series("loss"), borderColor: "#0b5cad",
-          backgroundColor: "#0b5cad", yAxisID: "loss", pointRadius: 2 },
-        { label: canvas.dataset.valLossLabel, data: series("val_loss"), borderColor: "#c62828",
-          backgroundColor: "#c62828", yAxisID: "loss", pointRadius: 2, borderDash: [4, 3] },
-      ] },
+      data: { datasets: datasets },
       options: {
         maintainAspectRatio: false,
         parsing: false,
         scales: {
-          x: { type: "linear", title: { display: true, text: canvas.dataset.xLabel }, ticks: { precision: 0 } },
-          f1: { position: "left", min: 0, max: 1 },
-          loss: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false } },
+          x: { type: "linear", min: 1, title: { display: true, text: labels.xLabel }, ticks: { precision: 0 } },
+          f1: { position: "left", min: 0, max: 1, title: { display: true, text: labels.f1Axis } },
+          loss: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false },
+                  title: { display: true, text: labels.lossAxis } },
         },
       },
     });
@@ -200,7 +145,6 @@
     Chart.defaults.locale = lang;
     Chart.defaults.animation = false;
     drawDashboard();
-    drawLabHistory();
     drawPerformance();
     drawTrainingHistory();
   }

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from diagnostics.models import LabPanel
-from tests.browser import CHROMIUM, LAUNCH_ARGS
+from tests.browser import CHROMIUM, LAUNCH_ARGS, log_in
 from tests.conftest import PASSWORD
 from tests.jobs_fixtures import active_version, small_model_dir  # noqa: F401 (fixtures)
 from tests.page_builders import make_panel, make_patient, make_prediction
@@ -45,28 +45,29 @@ def shot(page, name: str) -> Path:
     return path
 
 
+def clinician_page(playwright, live_server, problems: list[str]):
+    """Chromium logged in as the clinician; console errors, page errors and 4xx/5xx answers go to problems."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed at /usr/bin/chromium")
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.set_default_timeout(15_000)
+    log_in(page, live_server.url, "clin", PASSWORD)
+    return browser, page
+
+
 def test_clinician_enters_a_panel_and_reads_the_explained_prediction_in_english_and_french(live_server, scene):
     from playwright.sync_api import sync_playwright
 
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
     patient = scene["patient"]
     panels_before = LabPanel.objects.count()
     problems: list[str] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-GB")
-        page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-        page.set_default_timeout(15_000)
-
         # Log in; the dashboard draws its charts.
-        page.goto(f"{live_server.url}/accounts/login/")
-        page.fill("#id_username", "clin")
-        page.fill("#id_password", PASSWORD)
-        page.click("form.login button[type=submit]")
-        page.wait_for_url(f"{live_server.url}/")
+        browser, page = clinician_page(playwright, live_server, problems)
         page.wait_for_function(CANVAS_DRAWN, arg="chart-distribution")
         shot(page, "dashboard")
 
@@ -133,3 +134,43 @@ def test_clinician_enters_a_panel_and_reads_the_explained_prediction_in_english_
     assert LabPanel.objects.filter(patient=patient, TSH=2.5, T4U=0.98).exists()
     assert problems == []
     assert result.stat().st_size > 10_000
+
+
+def test_a_suspected_unit_is_confirmed_on_the_form_and_the_result_says_refer_with_its_reason(live_server, scene):
+    from playwright.sync_api import sync_playwright
+
+    patient = scene["patient"]
+    panels_before = LabPanel.objects.count()
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser, page = clinician_page(playwright, live_server, problems)
+
+        # Total T4 typed in ug/dL: the form shows the warning and asks to confirm; nothing is saved yet.
+        page.goto(f"{live_server.url}/panels/new/?patient={patient.pk}")
+        page.fill("#id_age", "50")
+        page.fill("#id_TSH", "0.01")
+        page.fill("#id_TT4", "17")
+        page.click("button.primary")
+        page.wait_for_selector("#confirm-warnings")
+        asked = page.inner_text("#confirm-warnings")
+        kept_value = page.input_value("#id_TT4")
+        shot(page, "panel-confirm-warnings")
+        still_on_form = "/panels/new/" in page.url  # still the form, not a result page
+
+        # Confirmed: stored and scored; the result page says refer, with the reason in plain words.
+        page.check("#id_confirm_warnings")
+        page.click("button.primary")
+        page.wait_for_selector("#outcome[data-outcome=refer]")
+        banner = page.inner_text("#outcome")
+        warnings = page.inner_text("#warnings")
+        shot(page, "panel-result-refer")
+        browser.close()
+
+    assert "Please check these values before saving" in asked
+    assert "TT4 17 nmol/L looks like ug/dL: × 12.87 = 218.8 nmol/L — check the unit." in asked
+    assert kept_value == "17" and still_on_form
+    assert "refer: a clinician must look" in banner
+    assert "TT4 17 nmol/L looks like ug/dL" in banner  # the reason of the referral
+    assert "TT4 17 nmol/L looks like ug/dL" in warnings
+    assert LabPanel.objects.count() == panels_before + 1
+    assert problems == []

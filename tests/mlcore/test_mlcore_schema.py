@@ -33,10 +33,10 @@ def panel(**overrides):
 def test_input_fields_are_in_file_order():
     assert INPUT_FIELDS[:2] == ("age", "sex")
     assert INPUT_FIELDS[2:16] == HISTORY_FLAGS
-    assert INPUT_FIELDS[16:22] == ("TSH", "T3", "TT4", "T4U", "FTI", "TBG")
+    assert INPUT_FIELDS[16:24] == ("TSH", "T3", "TT4", "T4U", "FTI", "TBG", "FT4", "FT3")
     assert INPUT_FIELDS[-1] == "referral_source"
     assert CLASSES == ("normal", "hyperthyroid", "hypothyroid")
-    assert list(LAB_TESTS) == ["TSH", "T3", "TT4", "T4U", "FTI", "TBG"]
+    assert list(LAB_TESTS) == ["TSH", "T3", "TT4", "T4U", "FTI", "TBG", "FT4", "FT3"]
 
 
 def test_validate_panel_fills_every_field_with_defaults():

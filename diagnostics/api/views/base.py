@@ -7,6 +7,7 @@ from django.conf import settings
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
 
 from diagnostics.api.errors import PayloadTooLarge
 
@@ -48,10 +49,19 @@ class FhirJSONParser(BoundedJSONParser):
     media_type = "application/fhir+json"
 
 
+class FhirJSONRenderer(JSONRenderer):
+    """JSON answered as FHIR's own media type, for clients that ask with ``Accept: application/fhir+json``."""
+
+    media_type = "application/fhir+json"
+
+
 class ApiViewMixin:
-    """JSON request bodies only (415 otherwise); 413 before reading a body above the upload limit."""
+    """JSON request bodies only (415 otherwise); 413 before reading a body above the upload limit; 400 when
+    a method that needs a body comes without one."""
 
     parser_classes = [BoundedJSONParser]
+    # Methods whose request needs a body (the schema marks it required); a view whose body is optional sets ().
+    body_required_for: tuple[str, ...] = ("POST", "PUT", "PATCH")
 
     def max_body_bytes(self) -> int:
         return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
@@ -65,6 +75,8 @@ class ApiViewMixin:
         if length > limit:
             raise PayloadTooLarge(f"The request body has {length} bytes; at most {limit} are accepted.")
         super().initial(request, *args, **kwargs)
+        if length == 0 and request.method in self.body_required_for:
+            raise serializers.ValidationError({"body": [f"{request.method} {request.path} needs a request body"]})
 
 
 def query_filters(serializer_class, request) -> dict:

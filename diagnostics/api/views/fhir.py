@@ -2,12 +2,13 @@
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from diagnostics.access import CLINICIAN
 from diagnostics.api.serializers import PanelSerializer
-from diagnostics.api.views.base import ApiViewMixin, BoundedJSONParser, FhirJSONParser
+from diagnostics.api.views.base import ApiViewMixin, BoundedJSONParser, FhirJSONParser, FhirJSONRenderer
 from diagnostics.api.views.patients import visible_patient
 from diagnostics.services.audit import record_event
 from diagnostics.services.fhir import FhirError, export_patient_bundle, import_bundle
@@ -102,9 +103,13 @@ class FhirImport(ApiViewMixin, APIView):
 
 @extend_schema(tags=["fhir"], responses={200: FhirExportSerializer})
 class FhirPatientExport(ApiViewMixin, APIView):
-    """The patient's panels as FHIR lab Observations and predictions as RiskAssessments (a collection Bundle)."""
+    """The patient's panels as FHIR lab Observations and predictions as RiskAssessments (a collection Bundle).
+
+    Answered as ``application/json``, or as ``application/fhir+json`` when the client asks for it.
+    """
 
     required_role = CLINICIAN
+    renderer_classes = [JSONRenderer, FhirJSONRenderer]
 
     def get(self, request, pk):
         patient = visible_patient(pk)

@@ -17,6 +17,7 @@ from diagnostics.api.serializers import (
 )
 from diagnostics.api.views.base import ApiViewMixin
 from diagnostics.models import ScoringJob, TrainingRun
+from diagnostics.services.health import require_broker
 
 
 @extend_schema(tags=["jobs"])
@@ -26,6 +27,7 @@ class TrainingRunList(ApiViewMixin, generics.ListCreateAPIView):
     required_role = DATA_MANAGER
     serializer_class = TrainingRunSerializer
     queryset = TrainingRun.objects.select_related("result_version")
+    body_required_for = ()  # every training option has a default
 
     @extend_schema(request=TrainingRunCreateSerializer, responses={202: TrainingRunSerializer})
     def post(self, request):
@@ -35,8 +37,12 @@ class TrainingRunList(ApiViewMixin, generics.ListCreateAPIView):
         options.is_valid(raise_exception=True)
         params = dict(options.validated_data)
         data_file = params.pop("data_file", None)
+        include_reviews = params.pop("include_reviews", False)
+        require_broker()  # 503 now rather than "queued", then failed
         try:
-            run = start_training_run(user=request.user, request=request, data_file=data_file, params=params)
+            run = start_training_run(
+                user=request.user, request=request, data_file=data_file, params=params, include_reviews=include_reviews
+            )
         except TrainingRejected as problem:
             raise serializers.ValidationError({"data_file" if data_file else "detail": [str(problem)]}) from None
         return Response(TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
@@ -69,6 +75,7 @@ class ScoringJobList(ApiViewMixin, generics.ListCreateAPIView):
 
         upload = ScoringJobCreateSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
+        require_broker()  # 503 now rather than "queued", then failed
         try:
             job = start_scoring_job(user=request.user, request=request, uploaded_file=upload.validated_data["file"])
         except UploadRejected as problem:

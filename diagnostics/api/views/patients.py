@@ -80,7 +80,9 @@ def visible_patient(pk) -> Patient:
 
 @extend_schema(tags=["patients"])
 class PatientPanels(ApiViewMixin, generics.ListCreateAPIView):
-    """A patient's lab panels, newest first, each with its latest prediction; add a panel (scored at once)."""
+    """A patient's lab panels, newest first, each with its latest prediction; add a panel (scored at once:
+    its prediction has the outcome, reasons and warnings). A panel without any lab value is refused (400,
+    ``errors.labs``); one without TSH is stored and not assessed."""
 
     required_role = CLINICIAN
     serializer_class = PanelSerializer

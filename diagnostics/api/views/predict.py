@@ -15,25 +15,43 @@ from diagnostics.api.serializers import (
     PredictRequestSerializer,
     PredictResponseSerializer,
     panel_type_errors,
+    split_lab_units,
 )
 from diagnostics.api.views.base import ApiViewMixin, require_object
 from diagnostics.models import LabPanel, Patient
+from diagnostics.patterns import with_message
+from diagnostics.reasons import with_messages
 from diagnostics.services.audit import record_event
 from diagnostics.services.panels import create_panel, get_or_create_patient
 from diagnostics.services.registry import active_model_version, load_predictor
 from diagnostics.services.scoring import predict_values, score_panel
-from mlcore.schema import CLASSES, LAB_TESTS, validate_panel_all, value_warning
+from mlcore import units
+from mlcore.schema import CLASSES, InputError, check_has_lab_value, validate_panel_all
 
 MAX_BULK_PANELS = 10_000
 
 
 def panel_errors(data: dict) -> tuple[dict | None, dict[str, list[str]]]:
-    """(clean panel, {}) or (None, every field's problems): JSON types first, then mlcore's ranges."""
+    """(clean panel, {}) or (None, every field's problems): JSON types first, then units and mlcore's ranges;
+    a panel without any lab value is refused under ``labs``.
+
+    A lab sent as {"value", "unit"} is converted to our unit (mlcore.units); the clean panel's
+    ``received`` keeps it as sent."""
     errors = panel_type_errors(data)
-    clean, problems = validate_panel_all({key: value for key, value in data.items() if key not in errors})
-    for problem in problems:
+    plain, given = split_lab_units({key: value for key, value in data.items() if key not in errors})
+    values, received, unit_problems = units.convert_panel(plain, given)
+    refused = {problem.field for problem in unit_problems}
+    clean, problems = validate_panel_all({key: value for key, value in values.items() if key not in refused})
+    if clean is not None:
+        try:
+            check_has_lab_value(clean)
+        except InputError as problem:
+            problems.append(problem)
+    for problem in [*unit_problems, *problems]:
         errors.setdefault(problem.field, []).append(problem.message)
-    return (None, errors) if errors else (clean, {})
+    if errors:
+        return None, errors
+    return {**clean, "received": received}, {}
 
 
 def validated_panel(data: dict) -> dict:
@@ -44,10 +62,16 @@ def validated_panel(data: dict) -> dict:
 
 
 def result_data(result, version: str) -> dict:
+    """A prediction (mlcore's PredictionResult or a stored Prediction) as the predict endpoints answer it."""
+    probabilities = result.probabilities
     return {
-        "predicted_class": result.predicted_class,
-        "probabilities": {name: float(result.probabilities[name]) for name in CLASSES},
+        "outcome": result.outcome,
+        "predicted_class": result.predicted_class or None,
+        "probabilities": {name: float(probabilities[name]) for name in CLASSES} if probabilities else None,
         "uncertain": bool(result.uncertain),
+        "reasons": with_messages(result.reasons),
+        "warnings": with_messages(result.warnings),
+        "pattern": with_message(result.pattern),
         "explanation": result.explanation,
         "model_version": version,
     }
@@ -73,6 +97,7 @@ def store_and_score(*, patient: Patient, clean: dict, collected_at, request):
         user=request.user,
         request=request,
         collected_at=collected_at,
+        received=clean.get("received"),
     )
     return panel, score_panel(panel=panel, user=request.user, request=request)
 
@@ -104,7 +129,11 @@ def _pop_options(data: dict) -> tuple[str | None, bool, object]:
     },
 )
 class Predict(ApiViewMixin, APIView):
-    """Score one panel with the active model; with ``patient`` the panel and prediction are stored."""
+    """Score one panel with the active model; with ``patient`` the panel and prediction are stored.
+
+    The answer's ``outcome`` says whether the class can be relied on (``assessed``), must be reviewed by a
+    clinician (``refer``, see ``reasons``) or cannot be given (``not_assessed``: no TSH). ``warnings`` name
+    input values to check. A panel without any lab value is refused (400, ``errors.labs``)."""
 
     required_role = CLINICIAN
 
@@ -112,11 +141,10 @@ class Predict(ApiViewMixin, APIView):
         data = dict(require_object(request.data))
         record_number, store, collected_at = _pop_options(data)
         clean = validated_panel(data)
-        warnings = [w for w in (value_warning(name, clean[name]) for name in LAB_TESTS) if w]
         if not store:
             # Nothing stored and no patient: no audit row (a synchronous commit per call would halve throughput).
             result, version = predict_values(clean)
-            return Response({**result_data(result, version.version), "warnings": warnings})
+            return Response(result_data(result, version.version))
         with transaction.atomic():
             existing = Patient.objects.filter(record_number=record_number).first()
             if existing is not None and existing.deleted_at is not None:
@@ -128,12 +156,7 @@ class Predict(ApiViewMixin, APIView):
                 patient=patient, clean=clean, collected_at=collected_at, request=request
             )
         body = {
-            "predicted_class": prediction.predicted_class,
-            "probabilities": prediction.probabilities,
-            "uncertain": prediction.uncertain,
-            "explanation": prediction.explanation,
-            "model_version": prediction.model_version.version,
-            "warnings": warnings,
+            **result_data(prediction, prediction.model_version.version),
             "patient_id": patient.pk,
             "panel_id": panel.pk,
             "prediction_id": prediction.pk,
@@ -150,7 +173,10 @@ class Predict(ApiViewMixin, APIView):
     },
 )
 class BulkPredict(ApiViewMixin, APIView):
-    """Score up to 10,000 panels in one request (nothing stored, no explanations); all valid or a 400."""
+    """Score up to 10,000 panels in one request (nothing stored, no explanations); all valid or a 400.
+
+    Each result has the outcome, reasons and warnings of a panel scored alone; a panel without any lab
+    value is refused (``errors["panels.<i>.labs"]``)."""
 
     required_role = CLINICIAN
 

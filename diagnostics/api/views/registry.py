@@ -43,6 +43,7 @@ class ModelVersionActivate(ApiViewMixin, APIView):
     """Make this version the active model, if at least as good as the active one or with an override reason."""
 
     required_role = DATA_MANAGER
+    body_required_for = ()  # override_reason is optional
 
     def post(self, request, version):
         target = generics.get_object_or_404(ModelVersion, version=version)

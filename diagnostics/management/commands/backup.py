@@ -7,8 +7,8 @@ from diagnostics.services.backup import BackupError, create_backup
 
 class Command(BaseCommand):
     help = (
-        "Back up the database (pg_dump for PostgreSQL, a copy for SQLite) and MEDIA_ROOT (model artefacts) "
-        "into one .tar.gz archive."
+        "Back up the database (pg_dump for PostgreSQL, a copy for SQLite; it holds the uploads, job files and "
+        "trained models) and MEDIA_ROOT (files of earlier versions) into one .tar.gz archive."
     )
 
     def add_arguments(self, parser):

@@ -1,0 +1,270 @@
+"""Issue 15 in real Chromium: the PDF report downloaded from the pages, the lab history charts (TSH on a log axis,
+points coloured by class, value and outcome on hover), the previous-panel comparison, the training chart's fit and
+refit series, and no horizontal overflow at 390 px on any page for any role (with a one-row header at 1280 px).
+
+ORM calls stay outside ``with sync_playwright()``.
+"""
+
+import shutil
+import subprocess
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.urls import reverse
+
+from diagnostics.access import ADMIN, CLINICIAN, DATA_MANAGER
+from diagnostics.models import JobStatus, Prediction, TrainingRun
+from tests.browser import CHROMIUM, LAUNCH_ARGS
+from tests.browser import log_in as browser_log_in
+from tests.conftest import PASSWORD
+from tests.page_builders import make_panel, make_patient, make_prediction, make_version
+from tests.test_access_control import APP_ROUTES, declared_role, url_of, world  # noqa: F401 (fixture)
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+PARIS = ZoneInfo("Europe/Paris")
+COLOURS = {"normal": "#2e7d32", "hyperthyroid": "#c62828", "hypothyroid": "#1565c0", "": "#6e7781"}
+USERS = {CLINICIAN: "clin", DATA_MANAGER: "dm", ADMIN: "boss"}
+RANK = {CLINICIAN: 0, DATA_MANAGER: 1, ADMIN: 2}
+
+
+def chromium(playwright):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed at /usr/bin/chromium")
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+
+
+def log_in(page, base_url: str, username: str) -> None:
+    browser_log_in(page, base_url, username, PASSWORD)
+
+
+def watch(page, problems: list) -> None:
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+
+
+@pytest.fixture
+def history(clinician):
+    """A patient with three panels over a year: normal, hyperthyroid (TSH 0.01), hypothyroid referral (TSH 45)."""
+    version = make_version("browser-v1")
+    patient = make_patient("UCI-840801013", sex="F")
+    start = datetime(2025, 3, 1, 9, 30, tzinfo=PARIS)
+    panels = []
+    for days, tsh, tt4, predicted in ((0, 1.8, 104.0, "normal"), (120, 0.01, 190.0, "hyperthyroid"),
+                                      (300, 45.0, 40.0, "hypothyroid")):
+        panel = make_panel(patient, collected_at=start + timedelta(days=days), TSH=tsh, TT4=tt4)
+        make_prediction(panel, version, predicted)
+        panels.append(panel)
+    Prediction.objects.filter(panel=panels[-1]).update(
+        outcome="refer", uncertain=True, reasons=[{"code": "low_confidence", "params": {"probability": 0.55}}]
+    )
+    return {"patient": patient, "panels": panels}
+
+
+def test_the_report_downloads_from_the_result_and_patient_pages_in_english_and_french(
+    live_server, history, tmp_path
+):
+    from playwright.sync_api import sync_playwright
+
+    if shutil.which("pdftotext") is None:
+        pytest.fail("pdftotext is missing: apt-get install poppler-utils")
+    panel = history["panels"][-1]
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = chromium(playwright)
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+        watch(page, problems)
+        log_in(page, live_server.url, "clin")
+        page.goto(f"{live_server.url}{reverse('panel_detail', args=[panel.pk])}")
+        files = {}
+        for language in ("en", "fr"):
+            with page.expect_download() as download:
+                page.click(f"#report-{language}")
+            files[language] = tmp_path / f"panel-{language}.pdf"
+            download.value.save_as(files[language])
+        page.goto(f"{live_server.url}{reverse('patient_detail', args=[history['patient'].pk])}")
+        with page.expect_download() as download:
+            page.click("#report-en")
+        files["patient"] = tmp_path / "patient.pdf"
+        download.value.save_as(files["patient"])
+        browser.close()
+
+    text = {key: subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
+                                check=True).stdout for key, path in files.items()}
+    for key in text:
+        assert "UCI-840801013" in text[key]
+    assert "Refer: hypothyroid" in text["en"] and "low confidence (probability 0.55)" in text["en"]
+    assert "45 " in text["en"] and "mU/L" in text["en"] and "high" in text["en"]
+    assert "2025-12-26 09:30" in text["en"]  # 300 days after 1 March 2025 09:30
+    assert "À orienter : hypothyroïdie" in text["fr"] and "26/12/2025 09:30" in text["fr"]
+    assert "Évolution depuis le bilan précédent" in text["fr"] and "0,01" in text["fr"]
+    assert "Refer: hypothyroid" in text["patient"]  # the patient's report is of the latest panel
+    assert problems == []
+
+
+def test_the_lab_history_draws_tsh_on_a_log_axis_with_points_coloured_by_class_and_outcome_on_hover(
+    live_server, history
+):
+    from playwright.sync_api import sync_playwright
+
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = chromium(playwright)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        watch(page, problems)
+        log_in(page, live_server.url, "clin")
+        page.goto(f"{live_server.url}{reverse('patient_detail', args=[history['patient'].pk])}")
+        page.wait_for_function("() => window.Chart && Chart.getChart(document.getElementById('chart-TSH'))")
+        config = page.evaluate("""() => {
+          const read = (id) => {
+            const chart = Chart.getChart(document.getElementById(id));
+            const set = chart.data.datasets[0];
+            return { type: chart.options.scales.y.type, colours: set.pointBackgroundColor,
+                     values: set.data.map((p) => p.value), height: chart.height, width: chart.width };
+          };
+          return { TSH: read("chart-TSH"), TT4: read("chart-TT4") };
+        }""")
+        # Hover the last TSH point: the tooltip gives the value, unit, class and outcome.
+        box = page.locator("#chart-TSH").bounding_box()
+        point = page.evaluate("""() => {
+          const meta = Chart.getChart(document.getElementById('chart-TSH')).getDatasetMeta(0);
+          const last = meta.data[meta.data.length - 1];
+          return { x: last.x, y: last.y };
+        }""")
+        page.mouse.move(box["x"] + point["x"], box["y"] + point["y"])
+        page.wait_for_function("() => Chart.getChart(document.getElementById('chart-TSH')).tooltip.opacity > 0")
+        tooltip = page.evaluate("""() => {
+          const tip = Chart.getChart(document.getElementById('chart-TSH')).tooltip;
+          return [tip.title.join(' '), ...tip.body.flatMap((b) => b.lines)];
+        }""")
+        browser.close()
+
+    assert config["TSH"]["type"] == "logarithmic"
+    assert config["TT4"]["type"] == "linear"
+    assert config["TSH"]["values"] == [1.8, 0.01, 45]
+    assert config["TSH"]["colours"] == [COLOURS["normal"], COLOURS["hyperthyroid"], COLOURS["hypothyroid"]]
+    assert config["TSH"]["height"] >= 300  # larger charts (20rem)
+    assert tooltip == ["26 Dec 2025, 09:30", "TSH 45 mU/L", "hypothyroid (refer)"]
+    assert problems == []
+
+
+def test_the_result_page_compares_with_the_previous_panel_and_prints_without_navigation(live_server, history):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = chromium(playwright)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        log_in(page, live_server.url, "clin")
+        page.goto(f"{live_server.url}{reverse('panel_detail', args=[history['panels'][-1].pk])}")
+        caption = page.inner_text("#comparison caption")
+        tsh = page.inner_text('#comparison tr[data-test="TSH"]')
+        page.emulate_media(media="print")  # printed: the content without navigation, forms and buttons
+        printed = {selector: page.is_visible(selector) for selector in
+                   ("header.site nav", "#language", "#report-en", "#comparison", "#prediction-title", "footer.site")}
+        page.emulate_media(media="screen")
+        page.click("text=Open the previous panel")
+        previous_heading = page.inner_text("#comparison caption")
+        browser.close()
+
+    assert "2025-06-29 09:30" in caption and "hyperthyroid" in caption
+    assert tsh.split("\t")[:4] == ["TSH", "0.01", "45", "+44.99 (+449900 %)"]
+    assert "2025-03-01 09:30" in previous_heading
+    assert printed == {"header.site nav": False, "#language": False, "#report-en": False, "#comparison": True,
+                       "#prediction-title": True, "footer.site": True}
+
+
+def test_the_training_chart_draws_fit_and_refit_as_separate_series_with_labelled_axes(live_server, data_manager):
+    from playwright.sync_api import sync_playwright
+
+    fit = [{"stage": "fit", "epoch": e, "epochs": 40, "loss": 1.0 / e, "val_loss": 0.3 + abs(e - 3) / 10,
+            "val_macro_f1": 0.6 + e / 50} for e in range(1, 7)]
+    refit = [{"stage": "refit", "epoch": e, "epochs": 3, "loss": 0.5 / e, "val_loss": 0.3, "val_macro_f1": 0.66}
+             for e in range(1, 4)]
+    run = TrainingRun.objects.create(status=JobStatus.SUCCEEDED, epoch=3, epochs=3, history=fit + refit)
+    with sync_playwright() as playwright:
+        browser = chromium(playwright)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        log_in(page, live_server.url, "dm")
+        page.goto(f"{live_server.url}{reverse('training_detail', args=[run.pk])}")
+        page.wait_for_function("() => window.Chart && Chart.getChart(document.getElementById('chart-training'))")
+        chart = page.evaluate("""() => {
+          const chart = Chart.getChart(document.getElementById('chart-training'));
+          const titles = {};
+          for (const [id, scale] of Object.entries(chart.options.scales)) {
+            titles[id] = scale.title.display && scale.title.text;
+          }
+          const sets = chart.data.datasets.map((d) => ({ label: d.label, stage: d.stage, xs: d.data.map((p) => p.x) }));
+          return { sets, titles };
+        }""")
+        stages = page.inner_text("#training-stages")
+        browser.close()
+
+    fit_sets = [s for s in chart["sets"] if s["stage"] == "fit"]
+    refit_sets = [s for s in chart["sets"] if s["stage"] == "refit"]
+    assert len(fit_sets) == 3 and all(s["xs"] == [1, 2, 3, 4, 5, 6] for s in fit_sets)
+    assert len(refit_sets) == 1 and refit_sets[0]["xs"] == [1, 2, 3]
+    assert refit_sets[0]["label"].startswith("Refit")
+    assert chart["titles"] == {"x": "Epoch (counted from 1 in each stage)", "f1": "Validation macro-F1",
+                               "loss": "Loss (cross-entropy)"}
+    assert "6 epochs (at most 40)" in stages and "3 of 3 epochs" in stages
+
+
+# Every page, every role: no horizontal overflow at 390 px; the header fits one row at 1280 px. ------------
+
+# JSON, files and POST-only routes are not pages.
+NOT_PAGES = ("api/", "/progress/", "/results/", "report.pdf", "/activate/", "/start/", "audit/export")
+PAGE_ROUTES = [r for r in APP_ROUTES if not any(part in r.pattern for part in NOT_PAGES)]
+
+OVERFLOW = """() => {
+  const width = window.innerWidth;
+  const wide = [];
+  document.querySelectorAll("body *").forEach((node) => {
+    const box = node.getBoundingClientRect();
+    if (box.width && box.right > width + 1 && !node.closest(".scroll, table, pre")) {
+      wide.push(node.tagName + "." + node.className);
+    }
+  });
+  return { scroll: document.documentElement.scrollWidth - width, wide: wide.slice(0, 5) };
+}"""
+
+
+def test_no_page_overflows_at_390_px_for_any_role_and_the_header_fits_at_1280(
+    live_server, world, clinician, data_manager, admin_user  # noqa: F811
+):
+    from playwright.sync_api import sync_playwright
+
+    make_panel(world["patient"], collected_at=world["panel"].collected_at - timedelta(days=30), TSH=0.02)
+    pages = {role: [url_of(r, world) for r in PAGE_ROUTES if RANK[declared_role(r) or CLINICIAN] <= RANK[role]]
+             for role in USERS}
+    overflowing, headers, problems = [], {}, []
+    with sync_playwright() as playwright:
+        browser = chromium(playwright)
+        for role, username in USERS.items():
+            for language in ("en", "fr"):
+                context = browser.new_context(viewport={"width": 390, "height": 844}, locale=language)
+                page = context.new_page()
+                watch(page, problems)
+                log_in(page, live_server.url, username)
+                if language == "fr":
+                    page.select_option("#language", "fr")
+                    page.click("form.lang button[type=submit]")
+                    page.wait_for_load_state()
+                for url in [*pages[role], "/no/such/page/"]:
+                    page.goto(f"{live_server.url}{url}")
+                    found = page.evaluate(OVERFLOW)
+                    if found["scroll"] > 0:
+                        overflowing.append((role, language, url, found))
+                page.set_viewport_size({"width": 1280, "height": 900})
+                page.goto(f"{live_server.url}/")
+                headers[(role, language)] = page.evaluate(
+                    "document.querySelector('header.site').getBoundingClientRect().height"
+                )
+                context.close()
+        browser.close()
+
+    assert sum(len(urls) for urls in pages.values()) > 30
+    assert overflowing == []
+    assert all(height < 60 for height in headers.values()), headers  # one row is 49 px; two would be 80
+    assert [p for p in problems if "404 (Not Found)" not in p] == []  # the 404 page is visited on purpose
