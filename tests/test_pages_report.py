@@ -75,7 +75,7 @@ def test_the_report_is_in_french_with_french_dates_and_decimals(client_for, clin
     assert "UCI-840801013" in text
     assert "05/01/2026 09:30" in text
     assert "45,5" in text and "0,27–4,2" in text and "élevé" in text
-    assert "À orienter : hypothyroïdie (probabilité 88 %)" in text
+    assert "À adresser : hypothyroïdie (probabilité 88 %)" in text
     assert "Grossesse" in text  # the reason, worded in French
     assert "aide à la décision" in text
 
