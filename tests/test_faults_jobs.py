@@ -34,7 +34,7 @@ from thyroweb.celery import app as celery_app
 
 __all__ = ["active_version", "media_root", "small_model_dir"]  # fixtures used by name
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 DEFAULT_TIMINGS = os.environ.get("FAULT_TIMINGS") == "default"
 FAST = {

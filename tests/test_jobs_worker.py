@@ -19,7 +19,7 @@ from thyroweb.celery import app as celery_app
 
 __all__ = ["active_version", "small_model_dir"]  # fixtures used by name
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def wait_until_finished(model, pk: int, worker, timeout: float = 90):

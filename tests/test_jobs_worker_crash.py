@@ -19,7 +19,7 @@ from thyroweb.celery import app as celery_app
 
 __all__ = ["active_version", "media_root", "small_model_dir"]  # fixtures used by name
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 ROWS = 4000
 # Redelivery after 3 s (looked for every second) instead of an hour. The tests upload in small chunks

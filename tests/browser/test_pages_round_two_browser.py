@@ -98,7 +98,7 @@ def test_the_report_downloads_from_the_result_and_patient_pages_in_english_and_f
     assert "Refer: hypothyroid" in text["en"] and "Low confidence" in text["en"]
     assert "45 " in text["en"] and "mU/L" in text["en"] and "high" in text["en"]
     assert "2025-12-26 09:30" in text["en"]  # 300 days after 1 March 2025 09:30
-    assert "À orienter : hypothyroïdie" in text["fr"] and "26/12/2025 09:30" in text["fr"]
+    assert "À adresser : hypothyroïdie" in text["fr"] and "26/12/2025 09:30" in text["fr"]
     assert "Évolution depuis le bilan précédent" in text["fr"] and "0,01" in text["fr"]
     assert "Refer: hypothyroid" in text["patient"]  # the patient's report is of the latest panel
     assert problems == []
