@@ -90,6 +90,7 @@ def test_make_start_runs_a_scoring_job_in_the_background_and_ctrl_c_stops_everyt
     launcher = launch(env, port, log)
     base = f"http://127.0.0.1:{port}"
     try:
+
         def up():
             try:
                 return requests.get(f"{base}/healthz", timeout=15).status_code == 200
@@ -110,7 +111,8 @@ def test_make_start_runs_a_scoring_job_in_the_background_and_ctrl_c_stops_everyt
         data_file = ("\n".join(scorable_dev_lines(400)) + "\n").encode()
         started = time.monotonic()
         answer = session.post(f"{base}/jobs/scoring/start/", timeout=30, allow_redirects=False,
-                              headers={"Referer": f"{base}/jobs/scoring/"}, data={"csrfmiddlewaretoken": token},
+                              headers={"Referer": f"{base}/jobs/scoring/"},
+                              data={"csrfmiddlewaretoken": token, "mode": "score_only"},
                               files={"uploaded_file": ("panels.data", data_file, "text/plain")})  # fmt: skip
         elapsed = time.monotonic() - started
         assert answer.status_code == 302, answer.text[-2000:]

@@ -37,7 +37,7 @@ def test_training_run_with_out_of_range_epochs_is_refused_on_the_field(client_fo
 def test_data_manager_uploads_a_file_and_sees_its_scoring_job(client_for, data_manager):
     upload = csv_upload([{"age": 40, "sex": "F", "TSH": 1.2, "TT4": 100}, {"age": 50, "sex": "M", "TSH": "oops"}])
     client = client_for(data_manager)
-    response = client.post(reverse("scoring_start"), {"uploaded_file": upload})
+    response = client.post(reverse("scoring_start"), {"uploaded_file": upload, "mode": "store"})
     job = ScoringJob.objects.get()
     assert response["Location"] == reverse("scoring_detail", args=[job.pk])
     assert (job.accepted_rows, job.rejected_rows) == (1, 1)

@@ -71,16 +71,21 @@ def main(argv: list[str] | None = None) -> int:
         name: subprocess.Popen(argv, cwd=BASE_DIR, env=env)
         for name, argv in commands(options.bind, options.web_workers, home).items()
     }
-    print(f"ThyroWeb: web, job worker and scheduler started (pids {', '.join(str(p.pid) for p in processes.values())});"
-          " Ctrl-C stops them", flush=True)
+    print(
+        f"ThyroWeb: web, job worker and scheduler started (pids {', '.join(str(p.pid) for p in processes.values())});"
+        " Ctrl-C stops them",
+        flush=True,
+    )
     exited = None
     while not stopping and exited is None:
         time.sleep(0.2)
         exited = next((name for name, process in processes.items() if process.poll() is not None), None)
     stop(processes)
     if exited is not None and not stopping:
-        print(f"ThyroWeb: the {exited} process exited ({processes[exited].returncode}); stopped the others",
-              file=sys.stderr)
+        print(
+            f"ThyroWeb: the {exited} process exited ({processes[exited].returncode}); stopped the others",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
