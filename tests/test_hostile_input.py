@@ -213,7 +213,7 @@ def upload(name: str, content: bytes) -> SimpleUploadedFile:
     [
         (RANDOM_BYTES, "UTF-8"),
         (csv_text([good_csv_row()]).encode("utf-16"), "UTF-8"),
-        (b"age,sex,TSH\n41,F,1.2\n", "missing required column"),
+        (b"age,sex\n41,F\n", "missing required column(s): one lab test at least"),  # lab columns: one needed
         (b"", "empty"),
         (b"\n\n\n", "empty"),
         (csv_text([]).encode(), "no data rows"),

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from diagnostics.models import LabPanel, Prediction
-from diagnostics.services.batch import process_scoring_job, result_csv_path, start_scoring_job
+from diagnostics.services.batch import process_scoring_job, result_csv_text, start_scoring_job
 from diagnostics.services.panels import panel_record
 from diagnostics.services.registry import load_predictor
 from mlcore.schema import INPUT_FIELDS
@@ -76,8 +76,7 @@ def through_csv(user, lab: dict) -> tuple[LabPanel, dict]:
     assert job.rejected_rows == 0, job.rejected
     process_scoring_job(job_id=job.pk, task_id=job.celery_task_id)
     job.refresh_from_db()
-    with open(result_csv_path(job), encoding="utf-8") as handle:
-        (result,) = list(csv.DictReader(handle))
+    (result,) = list(csv.DictReader(io.StringIO(result_csv_text(job))))
     return LabPanel.objects.get(patient__record_number="MRN-CSV"), result
 
 

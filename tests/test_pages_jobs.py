@@ -47,7 +47,7 @@ def test_data_manager_uploads_a_file_and_sees_its_scoring_job(client_for, data_m
 
 def test_an_unreadable_upload_is_refused_with_the_reason_on_the_field(client_for, data_manager):
     upload = SimpleUploadedFile("bad.csv", b"just,some,columns\n1,2,3\n", content_type="text/csv")
-    response = client_for(data_manager).post(reverse("scoring_start"), {"uploaded_file": upload})
+    response = client_for(data_manager).post(reverse("scoring_start"), {"uploaded_file": upload, "mode": "store"})
     assert response.status_code == 400
     assert "header" in response.context["form"].errors["uploaded_file"][0]
     assert not ScoringJob.objects.exists()

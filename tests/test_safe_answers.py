@@ -4,6 +4,7 @@ partial panel is stored and answered, a total T4 typed in ug/dL is flagged and r
 without TSH is stored with no class (not assessed)."""
 
 import csv
+import io
 import json
 import re
 
@@ -11,7 +12,7 @@ import pytest
 from django.urls import reverse
 
 from diagnostics.models import LabPanel, Patient, Prediction
-from diagnostics.services.batch import process_scoring_job, result_csv_path, score_stored_panels, start_scoring_job
+from diagnostics.services.batch import process_scoring_job, result_csv_text, score_stored_panels, start_scoring_job
 from mlcore import rules
 from tests.api_builders import api, make_panel, make_patient, token_client
 from tests.jobs_fixtures import active_version, csv_text, small_model_dir, upload  # noqa: F401 (fixtures)
@@ -268,8 +269,7 @@ def test_csv_job_rejects_an_empty_row_and_writes_each_outcome_with_its_codes(dat
 
     process_scoring_job(job_id=job.pk, task_id=job.celery_task_id)
     job.refresh_from_db()
-    with open(result_csv_path(job), encoding="utf-8") as handle:
-        partial, unit, no_tsh = csv.DictReader(handle)
+    partial, unit, no_tsh = csv.DictReader(io.StringIO(result_csv_text(job)))
     assert [partial["line"], unit["line"], no_tsh["line"]] == ["2", "4", "5"]
     assert partial["outcome"] in ANSWERED and partial["predicted_class"] and partial["p_normal"]
     assert unit["outcome"] == "refer" and unit["uncertain"] == "true"
