@@ -214,7 +214,7 @@ def test_the_training_chart_draws_fit_and_refit_as_separate_series_with_labelled
 # Every page, every role: no horizontal overflow at 390 px; the header fits one row at 1280 px. ------------
 
 # JSON, files and POST-only routes are not pages.
-NOT_PAGES = ("api/", "/progress/", "/results/", "report.pdf", "/activate/", "/start/", "audit/export")
+NOT_PAGES = ("api/", "/progress/", "/results/", "report.pdf", "/activate/", "/start/", "audit/export", "template.csv")
 PAGE_ROUTES = [r for r in APP_ROUTES if not any(part in r.pattern for part in NOT_PAGES)]
 
 OVERFLOW = """() => {

@@ -10,6 +10,7 @@ from django.conf import settings
 from diagnostics.models import JobStatus, LabPanel, Patient, ScoringJob
 from tests.browser import CHROMIUM, LAUNCH_ARGS, log_in
 from tests.browser.test_pages_browser import shot
+from tests.browser.test_pages_round_two_browser import OVERFLOW
 from tests.celery_worker import run_worker
 from tests.conftest import PASSWORD
 from tests.jobs_fixtures import active_version, media_root, small_model_dir
@@ -53,6 +54,11 @@ def test_template_download_and_score_only_upload_with_preview(live_server, data_
         page.wait_for_selector("#preview-title")
         shot(page, "scoring-preview")
         preview = page.inner_text("section.preview")
+        page.set_viewport_size({"width": 390, "height": 844})  # a phone: wide tables scroll inside their box
+        overflow = {}
+        for url in (page.url, f"{live_server.url}/jobs/scoring/"):
+            page.goto(url)
+            overflow[url] = page.evaluate(OVERFLOW)
         browser.close()
     assert "MRN-1" in preview and "MRN-4" in preview and "MRN-2" not in preview  # MRN-2: empty, rejected
     job = ScoringJob.objects.get()
@@ -60,3 +66,4 @@ def test_template_download_and_score_only_upload_with_preview(live_server, data_
     assert not Patient.objects.filter(record_number__startswith="MRN-").exists()
     assert not LabPanel.objects.filter(source=LabPanel.Source.CSV).exists()
     assert problems == []
+    assert all(found["scroll"] <= 0 for found in overflow.values()), overflow
