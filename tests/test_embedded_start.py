@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.jobs_fixtures import DEV_DATA, scorable_dev_lines
+from tests.jobs_fixtures import DEV_DATA, dev_lines, scorable_dev_lines
 from tests.test_faults_jobs import wait_for
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -130,6 +130,29 @@ def test_make_start_runs_a_scoring_job_in_the_background_and_ctrl_c_stops_everyt
         job = wait_until(finished, 180, "the finished job", log)
         assert job["status"] == "succeeded", job
         assert session.get(f"{job_url}results/", timeout=10).text.count("\n") == 401
+
+        # A training run (the 34 s wait of issue 15): the page returns at once, the worker trains.
+        page = session.get(f"{base}/jobs/training/", timeout=10)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        training_data = ("\n".join(dev_lines(1000)) + "\n").encode()
+        started = time.monotonic()
+        answer = session.post(f"{base}/jobs/training/start/", timeout=30, allow_redirects=False,
+                              headers={"Referer": f"{base}/jobs/training/"},
+                              data={"csrfmiddlewaretoken": token, "epochs": "2"},
+                              files={"data_file": ("extra.data", training_data, "text/plain")})  # fmt: skip
+        elapsed = time.monotonic() - started
+        assert answer.status_code == 302, answer.text[-2000:]
+        assert elapsed < 1.0, f"the training page waited {elapsed:.2f} s"
+        run_id = int(re.search(r"/jobs/training/(\d+)/", answer.headers["Location"]).group(1))
+        assert f"Training run {run_id} started." in session.get(base + answer.headers["Location"], timeout=10).text
+
+        def trained():
+            run = session.get(f"{base}/jobs/training/progress/?ids={run_id}", timeout=10).json()["jobs"][0]
+            return run if run["done"] else None
+
+        run = wait_until(trained, 400, "the finished training run", log)
+        assert run["status"] == "succeeded", run
+        assert run["epoch"] >= 1 and run["result_version_id"]
     finally:
         launcher.send_signal(signal.SIGINT)  # Ctrl-C
         try:
