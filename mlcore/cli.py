@@ -72,19 +72,29 @@ def cmd_evaluate(args) -> int:
     from mlcore.predictor import Predictor
 
     predictor = Predictor.load(args.model)
+    labs = [lab.strip() for lab in args.labs.split(",") if lab.strip()] if args.labs else None
     result = _read(args.data)
-    metrics = evaluate_model(predictor, result.records)
+    try:
+        metrics = evaluate_model(predictor, result.records, labs=labs)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
     metrics["n_rejected_lines"] = len(result.errors)
     if args.json:
         print(json.dumps(_json_safe(metrics)))
         return 0
     print(
-        f"model {metrics['model_version']} on {args.data}: {metrics['n']} three-class rows "
-        f"({metrics['n_excluded_other']} other diagnoses left out)"
+        f"model {metrics['model_version']} on {args.data}"
+        + (f" with only {', '.join(labs)} kept" if labs else "")
+        + f": {metrics['n']} three-class rows assessed or referred ({metrics['n_not_assessed']} not assessed, "
+        f"{metrics['n_excluded_other']} other diagnoses left out)"
     )
     print(
         f"accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}  "
         f"ROC AUC {metrics['roc_auc_ovr']:.4f}  ECE {metrics['ece']:.4f}"
+    )
+    print(
+        f"referred (low confidence) {metrics['n_refer']} ({metrics['referral_rate']:.1%}); accuracy on the rows "
+        f"answered without referral {metrics['accuracy_not_referred']:.4f}"
     )
     print(f"{'class':14s} {'precision':>9s} {'recall':>7s} {'F1':>6s} {'n':>6s}")
     for c in CLASSES:
@@ -132,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--model", default=None, help="model directory (default: the shipped model)")
     evaluate.add_argument("--data", required=True)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument(
+        "--labs", default=None, help="comma-separated lab tests to keep, e.g. TSH,TT4 (the others: not measured)"
+    )
     evaluate.set_defaults(run=cmd_evaluate)
 
     predict = commands.add_parser("predict", help="score the rows of a CSV file (INPUT_FIELDS columns)")

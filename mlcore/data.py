@@ -15,10 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TextIO
 
+import numpy as np
+
 from mlcore import units as units_table
 from mlcore.schema import (
     AGE_MAX,
     AGE_MIN,
+    CLASSES,
     GARVAN_LABS,
     HISTORY_FLAGS,
     INPUT_FIELDS,
@@ -306,6 +309,23 @@ def records_to_frame(records: Iterable[dict]):
         frame[name] = frame[name].fillna(False).astype(bool)
     extras = [name for name in frame.columns if name not in INPUT_FIELDS]
     return frame[[*INPUT_FIELDS, *extras]].reset_index(drop=True)
+
+
+def labelled_frame(records_or_frame):
+    """A DataFrame of the three-class rows only (label in CLASSES)."""
+    frame = records_or_frame if hasattr(records_or_frame, "columns") else records_to_frame(records_or_frame)
+    if "label" not in frame.columns:
+        if "diagnosis" not in frame.columns:
+            raise ValueError("training rows need a 'label' column (or a 'diagnosis' to derive it from)")
+        frame = frame.assign(
+            label=[label_from_diagnosis(d) if isinstance(d, str) else None for d in frame["diagnosis"]]
+        )
+    return frame[frame["label"].isin(CLASSES)].reset_index(drop=True)
+
+
+def class_indices(labels) -> np.ndarray:
+    """Class indices (positions in CLASSES) of labels."""
+    return np.array([CLASSES.index(label) for label in labels], dtype=np.int64)
 
 
 def split_frame(frame, *, seed: int = 0, val_size: float = 0.15, test_size: float = 0.15):

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from mlcore import calibration
-from mlcore.schema import CLASSES
+from mlcore.schema import CLASSES, LAB_TESTS
 
 MAX_CURVE_POINTS = 120
 
@@ -107,30 +107,105 @@ def classification_metrics(y: np.ndarray, probabilities: np.ndarray, predicted: 
     return metrics
 
 
-def evaluate_model(predictor, records_or_frame) -> dict:
-    """Metrics of a Predictor on the three-class rows of records or a DataFrame (other rows are counted)."""
-    from mlcore.train import class_indices, labelled_frame
+# The partial panels reported beside complete ones (labs kept; every other lab is not measured).
+# "no FTI" is the panel of an external population with TSH, total T3 and total T4 only: without
+# T4 uptake, FTI cannot be derived either.
+PARTIAL_PANELS: dict[str, tuple[str, ...]] = {
+    "TSH + TT4": ("TSH", "TT4"),
+    "TSH + TT4 + T3": ("TSH", "TT4", "T3"),
+    "no FTI (no T4U)": ("TSH", "T3", "TT4", "TBG"),
+}
+AGE_BANDS = ((None, 18, "<18"), (18, 40, "18-39"), (40, 65, "40-64"), (65, None, "65+"))
+SUMMARY_KEYS = (
+    "n",
+    "accuracy",
+    "macro_f1",
+    "recall",
+    "support",
+    "n_not_assessed",
+    "n_refer",
+    "referral_rate",
+    "accuracy_not_referred",
+)
 
-    frame = records_or_frame if hasattr(records_or_frame, "columns") else None
-    if frame is None:
-        from mlcore.data import records_to_frame
 
-        frame = records_to_frame(records_or_frame)
+def _undefined(value) -> bool:
+    return isinstance(value, float) and not np.isfinite(value)
+
+
+def panel_outcomes(frame, probabilities: np.ndarray, uncertain_threshold: float) -> np.ndarray:
+    """Each row's outcome: "not_assessed" (no TSH: the model does not read a panel without it, nor
+    one with no lab value at all), "refer" (top probability below the low-confidence threshold)
+    or "assessed".
+
+    The one place the evaluation decides outcomes: to be pointed at the referral rules
+    (mlcore/rules.py) when they land.
+    """
+    outcome = np.where(probabilities.max(axis=1) < uncertain_threshold, "refer", "assessed").astype(object)
+    outcome[frame["TSH"].isna().to_numpy()] = "not_assessed"
+    return outcome
+
+
+def evaluate_model(predictor, records_or_frame, *, labs=None, summary: bool = False) -> dict:
+    """Metrics of a Predictor on the three-class rows of records or a DataFrame (other rows are counted).
+
+    ``labs``: keep only these lab tests (every other lab treated as not measured). ``n`` and the
+    metrics cover the rows assessed or referred; rows not assessed are counted in
+    ``n_not_assessed``; ``accuracy_not_referred`` is the accuracy on the rows answered without
+    referral. ``summary``: only SUMMARY_KEYS (no curves).
+    """
+    from mlcore.data import class_indices, labelled_frame, records_to_frame
+    from mlcore.masking import keep_labs
+
+    frame = records_or_frame if hasattr(records_or_frame, "columns") else records_to_frame(records_or_frame)
     labelled = labelled_frame(frame)
-    y = class_indices(labelled["label"])
+    if labs is not None:
+        unknown = sorted(set(labs) - set(LAB_TESTS))
+        if unknown:
+            raise ValueError(f"unknown lab test(s) {', '.join(unknown)}: expected some of {', '.join(LAB_TESTS)}")
+        labelled = keep_labs(labelled, labs, all_labs=LAB_TESTS)
     raw = predictor.raw_probabilities(labelled)
     probabilities = calibration.apply_temperature(raw, predictor.temperature)
+    outcome = panel_outcomes(labelled, probabilities, predictor.uncertain_threshold)
+    scored = outcome != "not_assessed"
+    y = class_indices(labelled["label"])[scored]
+    raw, probabilities = raw[scored], probabilities[scored]
     predicted = predictor.decide(probabilities)
     metrics = classification_metrics(y, probabilities, predicted)
+    referred = outcome[scored] == "refer"
+    metrics["n_not_assessed"] = int((~scored).sum())
+    metrics["n_refer"] = int(referred.sum())
+    metrics["referral_rate"] = float(referred.mean()) if len(y) else float("nan")
+    metrics["accuracy_not_referred"] = (
+        float(np.mean(predicted[~referred] == y[~referred])) if (~referred).any() else float("nan")
+    )
+    if labs is not None:
+        metrics["labs"] = list(labs)
+    if summary:  # JSON-safe (stored in a database): None where a figure is undefined (no rows)
+        return {key: None if _undefined(metrics[key]) else metrics[key] for key in SUMMARY_KEYS}
     metrics["n_excluded_other"] = int(len(frame) - len(labelled))
     metrics["ece_uncalibrated"] = expected_calibration_error(raw, y)
     metrics["temperature"] = predictor.temperature
     metrics["uncertain_threshold"] = predictor.uncertain_threshold
-    metrics["uncertain_rate"] = (
-        float(np.mean(probabilities.max(axis=1) < predictor.uncertain_threshold)) if len(y) else 0.0
-    )
+    metrics["uncertain_rate"] = metrics["referral_rate"]
     metrics["model_version"] = predictor.version
     return metrics
+
+
+def subgroup_metrics(predictor, frame) -> dict:
+    """Summary metrics by sex and by age band (<18, 18-39, 40-64, 65+) of three-class rows."""
+    groups = {}
+    for sex in ("F", "M"):
+        groups[f"sex {sex}"] = frame["sex"] == sex
+    groups["sex unknown"] = ~frame["sex"].isin(["F", "M"])
+    for low, high, name in AGE_BANDS:
+        inside = frame["age"].notna()
+        if low is not None:
+            inside &= frame["age"] >= low
+        if high is not None:
+            inside &= frame["age"] < high
+        groups[f"age {name}"] = inside
+    return {name: evaluate_model(predictor, frame[rows], summary=True) for name, rows in groups.items() if rows.any()}
 
 
 def save_plots(metrics: dict, out_dir: str | Path) -> list[Path]:

@@ -116,6 +116,7 @@ def build_model(
     depth: int = 2,
     dropout: float = 0.1,
     seed: int = 0,
+    name: str = "tabm",
 ) -> keras.Model:
     """A TabM network whose output is the members' probabilities, shape (batch, k, len(CLASSES))."""
     inputs = keras.Input(shape=(n_features,), name="features")
@@ -127,10 +128,35 @@ def build_model(
         x = keras.layers.Dropout(dropout, seed=seed + i, name=f"dropout_{i}")(x)
     logits = EnsembleHead(len(CLASSES), k, name="head")(x)
     outputs = keras.layers.Softmax(name="member_probabilities")(logits)
-    model = keras.Model(inputs, outputs, name="tabm")
+    model = keras.Model(inputs, outputs, name=name)
     signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=(k, n_features))
     model.get_layer("linear_0").r.assign(signs.astype("float32"))
     return model
+
+
+def seed_ensemble(networks: list[keras.Model]) -> keras.Model:
+    """One model from several TabM networks (one per seed): their members side by side, shape
+    (batch, sum of k, classes), so the mean over members is the average of the networks' predictions."""
+    if len(networks) == 1:
+        return networks[0]
+    inputs = keras.Input(shape=networks[0].input_shape[1:], name="features")
+    outputs = keras.layers.Concatenate(axis=1, name="all_members")([network(inputs) for network in networks])
+    return keras.Model(inputs, outputs, name="tabm_seeds")
+
+
+def tabm_networks(model: keras.Model) -> list[keras.Model]:
+    """The TabM networks inside a model made by seed_ensemble (or the model itself)."""
+    inner = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    return inner or [model]
+
+
+def member_probabilities(model: keras.Model, features: np.ndarray, batch_size: int = 8192) -> np.ndarray:
+    """(n, members, classes): every member's probabilities (a direct call: no predict() overhead)."""
+    chunks = [
+        ops.convert_to_numpy(model(features[i : i + batch_size], training=False))
+        for i in range(0, len(features), batch_size)
+    ]
+    return np.concatenate(chunks) if chunks else np.zeros((0, 1, len(CLASSES)), "float32")
 
 
 def mean_probabilities(model: keras.Model, features: np.ndarray, batch_size: int = 8192) -> np.ndarray:
@@ -143,7 +169,17 @@ def mean_probabilities(model: keras.Model, features: np.ndarray, batch_size: int
 
 
 def export_weights(model: keras.Model, path: str | Path) -> None:
-    """Write the arrays of the numpy forward pass, folding batch normalization into each layer."""
+    """Write the arrays of the numpy forward pass, folding batch normalization into each layer
+    (one set of arrays per TabM network, prefixed "m0_", "m1_", ... when there are several)."""
+    networks = tabm_networks(model)
+    arrays: dict[str, np.ndarray] = {}
+    for index, network in enumerate(networks):
+        prefix = f"m{index}_" if len(networks) > 1 else ""
+        arrays.update({prefix + name: value for name, value in _network_arrays(network).items()})
+    np.savez_compressed(path, **arrays)
+
+
+def _network_arrays(model: keras.Model) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {}
     depth = sum(1 for layer in model.layers if isinstance(layer, EnsembleLinear))
     for i in range(depth):
@@ -160,7 +196,7 @@ def export_weights(model: keras.Model, path: str | Path) -> None:
     head = model.get_layer("head")
     arrays["head_kernel"] = ops.convert_to_numpy(head.kernel).astype(np.float32)
     arrays["head_bias"] = ops.convert_to_numpy(head.bias).astype(np.float32)
-    np.savez_compressed(path, **arrays)
+    return arrays
 
 
 def load_model(path: str | Path) -> keras.Model:

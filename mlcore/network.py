@@ -15,17 +15,23 @@ _CHUNK = 4096  # rows per block: keeps the (k, rows, width) activations small en
 
 
 class NumpyNetwork:
-    """Forward pass of the exported TabM network: features (n, d) -> mean member probabilities (n, c)."""
+    """Forward pass of the exported TabM network: features (n, d) -> mean member probabilities (n, c).
+
+    A model trained with several seeds saves each seed's network with a prefix ("m0_", "m1_", ...):
+    their members are stacked into one ensemble of all members, so the mean over all of them is the
+    average of the seeds' predictions (each seed has the same number of members), in the same few
+    matrix products as one network.
+    """
 
     def __init__(self, arrays: dict[str, np.ndarray]):
-        self.depth = sum(1 for name in arrays if name.startswith("kernel_"))
-        self.kernels = [arrays[f"kernel_{i}"] for i in range(self.depth)]
-        self.r = [arrays[f"r_{i}"] for i in range(self.depth)]
-        self.s = [arrays[f"s_{i}"] for i in range(self.depth)]
-        self.b = [arrays[f"b_{i}"] for i in range(self.depth)]
-        self.head_kernel = arrays["head_kernel"]  # (k, h, c)
-        self.head_bias = arrays["head_bias"]  # (k, c)
-        self.k, self.width = self.s[0].shape
+        prefixes = sorted({name.split("_", 1)[0] + "_" for name in arrays if name.startswith("m")}) or [""]
+        self.networks = len(prefixes) if prefixes != [""] else 1
+        self._parts = [{name[len(p) :]: arrays[name] for name in arrays if name.startswith(p)} for p in prefixes]
+        self.depth = sum(1 for name in self._parts[0] if name.startswith("kernel_"))
+        self.b = [np.concatenate([part[f"b_{i}"] for part in self._parts]) for i in range(self.depth)]
+        self.head_kernel = np.concatenate([part["head_kernel"] for part in self._parts])  # (k, h, c)
+        self.head_bias = np.concatenate([part["head_bias"] for part in self._parts])  # (k, c)
+        self.k, self.width = self.b[0].shape
         self.first_kernel, self.fused = self._fused_kernels(np.float32)  # the forward pass
         self.first_bias = self.b[0].reshape(-1)
         self._kernels64 = None  # made when gradients are first asked for
@@ -35,8 +41,17 @@ class NumpyNetwork:
         h @ (r_i[:, None] * W * s_i[None, :]) + b_i. Each (k, d_in, d_out), and the first layer for all
         members at once as one (d, k * width) matrix."""
         fused = [
-            np.ascontiguousarray(r.astype(dtype)[:, :, None] * w.astype(dtype)[None] * s_.astype(dtype)[:, None, :])
-            for r, w, s_ in zip(self.r, self.kernels, self.s, strict=True)
+            np.ascontiguousarray(
+                np.concatenate(
+                    [
+                        part[f"r_{i}"].astype(dtype)[:, :, None]
+                        * part[f"kernel_{i}"].astype(dtype)[None]
+                        * part[f"s_{i}"].astype(dtype)[:, None, :]
+                        for part in self._parts
+                    ]
+                )
+            )
+            for i in range(self.depth)
         ]
         first = np.ascontiguousarray(fused[0].transpose(1, 0, 2).reshape(fused[0].shape[1], -1))
         return first, fused

@@ -13,6 +13,7 @@ from mlcore.explain import explain_row, group_attributions, integrated_gradients
 from mlcore.network import WEIGHTS_FILE, NumpyNetwork
 from mlcore.preprocessing import NUMERIC_FEATURES, Preprocessor
 from mlcore.schema import CLASSES
+from mlcore.scope import NoveltyScorer
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
 
@@ -53,6 +54,8 @@ class Predictor:
         self.scope = rules.ModelScope.from_metadata(metadata)
         self._groups = preprocessor.feature_groups
         self._baseline = preprocessor.transform([metadata["explanation_baseline"]])[0]
+        novelty = metadata.get("scope", {}).get("novelty")
+        self._novelty = NoveltyScorer(novelty) if novelty and novelty.get("threshold") is not None else None
 
     @classmethod
     def load(cls, model_dir: str | Path | None = None) -> Predictor:
@@ -124,6 +127,14 @@ class Predictor:
                 )
             )
         return results
+
+    def novelty(self, rows) -> np.ndarray:
+        """One novelty score per panel (larger = more unusual), comparable to
+        ``metadata["scope"]["novelty"]["threshold"]`` (mlcore.scope). A LookupError for a model
+        saved without a fitted scope."""
+        if self._novelty is None:
+            raise LookupError(f"model {self.version} has no fitted scope (trained before scopes were fitted)")
+        return self._novelty.scores(rows)
 
     def attributions(self, features: np.ndarray) -> dict[str, np.ndarray]:
         """Integrated-gradients contribution of each input field to each class probability."""

@@ -1,11 +1,15 @@
 """Feature encoding fitted on training rows only and saved with the model.
 
-Numeric inputs (age, the six lab tests and the derived T3/TT4 ratio) get a
-piecewise-linear encoding whose bin edges are the split points of a small
-decision tree fitted on the training labels (Gorishniy et al. 2022), plus a
-robust-scaled, softly clipped log value and a missing indicator. A missing
-value encodes as zeros with its indicator set. Flags are 0/1, sex and
-referral source are one-hot.
+Numeric inputs (age, the six Garvan lab tests and the derived T3/TT4 ratio)
+get a piecewise-linear encoding whose bin edges are the split points of a
+small decision tree fitted on the training labels (Gorishniy et al. 2022),
+plus a robust-scaled, softly clipped log value and a missing indicator. A
+missing value encodes as zeros with its indicator set. Flags are 0/1, sex is
+one-hot. A missing FTI is derived from TT4 / T4U when both are given.
+
+The referral source is not an input of models trained now (it acted as a
+shortcut to the referring Garvan site); models saved before it was dropped
+still read it (``use_referral_source`` in their preprocessing.json).
 
 Transforming needs numpy only (the web process never imports scikit-learn);
 fitting imports scikit-learn.
@@ -20,11 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
-from mlcore.schema import CLASSES, HISTORY_FLAGS, REFERRAL_SOURCES, SEXES
+from mlcore.schema import CLASSES, GARVAN_LABS, HISTORY_FLAGS, REFERRAL_SOURCES, SEXES
 
-# Numeric features in encoding order; "T3_TT4_ratio" is derived (T3 / TT4, both nmol/L). The network reads
-# the six Garvan tests only: it was trained without free hormones (mlcore.schema.LAB_TESTS has more).
-NUMERIC_FEATURES = ("age", "TSH", "T3", "TT4", "T4U", "FTI", "TBG", "T3_TT4_ratio")
+# The lab tests the network reads: the six of the Garvan data, whatever else the schema accepts (free T4
+# and free T3 feed the guideline reading, not the network).
+MODEL_LABS = GARVAN_LABS
+# Numeric features in encoding order; "T3_TT4_ratio" is derived (T3 / TT4, both nmol/L).
+NUMERIC_FEATURES = ("age", *MODEL_LABS, "T3_TT4_ratio")
+_TT4, _T4U, _FTI = (1 + MODEL_LABS.index(name) for name in ("TT4", "T4U", "FTI"))
 
 
 def _column(rows, name: str) -> np.ndarray:
@@ -48,12 +55,27 @@ def _flags(rows, name: str) -> np.ndarray:
     return _column(rows, name) == True  # noqa: E712 (elementwise on an object array)
 
 
-def numeric_matrix(rows) -> np.ndarray:
-    """(n, len(NUMERIC_FEATURES)) raw numeric values, NaN where missing."""
+def derive_fti(matrix: np.ndarray) -> None:
+    """Fill a missing FTI with TT4 / T4U where both are measured (in place, on a numeric_matrix).
+
+    In the Garvan data FTI is the free thyroxine index TT4 / T4U (nmol/L-equivalent): it holds
+    within ±1 for 98 % of the records that have all three (shared/DOMAIN.md, "Units"; the
+    classic definition of the index: Clark & Horn, J Clin Endocrinol Metab 1965;25:39-45).
+    """
+    tt4, t4u = matrix[:, _TT4], matrix[:, _T4U]
+    missing = np.isnan(matrix[:, _FTI]) & (tt4 >= 0) & (t4u > 0)
+    if missing.any():
+        matrix[missing, _FTI] = tt4[missing] / t4u[missing]
+
+
+def numeric_matrix(rows, *, fti_from_tt4_t4u: bool = True) -> np.ndarray:
+    """(n, len(NUMERIC_FEATURES)) raw numeric values, NaN where missing (FTI derived unless told not to)."""
     n = len(rows)
     matrix = np.full((n, len(NUMERIC_FEATURES)), np.nan)
     for j, name in enumerate(NUMERIC_FEATURES[:-1]):
         matrix[:, j] = _numeric(rows, name)
+    if fti_from_tt4_t4u:
+        derive_fti(matrix)
     t3, tt4 = matrix[:, 2], matrix[:, 3]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(tt4 > 0, t3 / tt4, np.nan)
@@ -90,10 +112,13 @@ class Preprocessor:
     edges: dict[str, list[float]] = field(default_factory=dict)
     log_median: dict[str, float] = field(default_factory=dict)
     log_scale: dict[str, float] = field(default_factory=dict)
+    # Both False only in models saved before these choices (read from their preprocessing.json).
+    derive_fti: bool = True
+    use_referral_source: bool = False
 
     def fit(self, rows, labels: Sequence[str], *, seed: int = 0) -> Preprocessor:
         y = np.array([CLASSES.index(label) for label in labels])
-        matrix = numeric_matrix(rows)
+        matrix = numeric_matrix(rows, fti_from_tt4_t4u=self.derive_fti)
         for j, name in enumerate(NUMERIC_FEATURES):
             values = matrix[:, j]
             self.edges[name] = tree_cut_edges(values, y, max_leaves=self.max_leaves, min_leaf=self.min_leaf, seed=seed)
@@ -108,7 +133,8 @@ class Preprocessor:
 
     @property
     def feature_groups(self) -> dict[str, list[int]]:
-        """Encoded column indices of each input (numeric features, flags, "sex", "referral_source")."""
+        """Encoded column indices of each input (numeric features, flags, "sex" and, in old models,
+        "referral_source")."""
         groups: dict[str, list[int]] = {}
         start = 0
         for name in NUMERIC_FEATURES:
@@ -120,7 +146,8 @@ class Preprocessor:
             start += 1
         groups["sex"] = list(range(start, start + len(SEXES)))
         start += len(SEXES)
-        groups["referral_source"] = list(range(start, start + len(REFERRAL_SOURCES)))
+        if self.use_referral_source:
+            groups["referral_source"] = list(range(start, start + len(REFERRAL_SOURCES)))
         return groups
 
     @property
@@ -133,7 +160,7 @@ class Preprocessor:
             raise RuntimeError("the preprocessor is not fitted")
         groups = self.feature_groups
         out = np.zeros((len(rows), self.n_features), dtype=np.float32)
-        matrix = numeric_matrix(rows)
+        matrix = numeric_matrix(rows, fti_from_tt4_t4u=self.derive_fti)
         for j, name in enumerate(NUMERIC_FEATURES):
             values = matrix[:, j]
             missing = np.isnan(values)
@@ -155,6 +182,8 @@ class Preprocessor:
         for name in HISTORY_FLAGS:
             out[:, groups[name][0]] = _flags(rows, name)
         for name, codes in (("sex", SEXES), ("referral_source", REFERRAL_SOURCES)):
+            if name not in groups:
+                continue
             values = _column(rows, name)
             for column, code in zip(groups[name], codes, strict=True):
                 out[:, column] = values == code
@@ -167,6 +196,8 @@ class Preprocessor:
             "edges": self.edges,
             "log_median": self.log_median,
             "log_scale": self.log_scale,
+            "derive_fti": self.derive_fti,
+            "use_referral_source": self.use_referral_source,
         }
 
     @classmethod
@@ -177,6 +208,8 @@ class Preprocessor:
             edges={k: [float(v) for v in vs] for k, vs in data["edges"].items()},
             log_median={k: float(v) for k, v in data["log_median"].items()},
             log_scale={k: float(v) for k, v in data["log_scale"].items()},
+            derive_fti=bool(data.get("derive_fti", False)),
+            use_referral_source=bool(data.get("use_referral_source", True)),
         )
 
     def save(self, path: str | Path) -> None:

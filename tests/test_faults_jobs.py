@@ -29,7 +29,7 @@ from diagnostics.services.jobs import ensure_heal_schedule
 from diagnostics.services.training import start_training_run
 from tests.celery_worker import run_beat, run_worker, worker_support_missing
 from tests.conftest import make_user
-from tests.jobs_fixtures import active_version, dev_lines, media_root, small_model_dir, upload
+from tests.jobs_fixtures import active_version, dev_lines, media_root, scorable_dev_lines, small_model_dir, upload
 from thyroweb.celery import app as celery_app
 
 __all__ = ["active_version", "media_root", "small_model_dir"]  # fixtures used by name
@@ -138,7 +138,7 @@ def test_a_one_chunk_job_whose_worker_is_killed_scores_every_row_exactly_once(
     rows = 4000
     settings.THYROWEB_SCORING_CHUNK_ROWS = 5000  # one chunk
     with run_worker(env=TIMINGS) as first:
-        job = start_scoring_job(user=None, uploaded_file=upload("\n".join(dev_lines(rows)), "one-chunk.data"))
+        job = start_scoring_job(user=None, uploaded_file=upload("\n".join(scorable_dev_lines(rows)), "one-chunk.data"))
         wait_for(lambda: status_of(ScoringJob, job.pk) == JobStatus.RUNNING, 60, "running", first)
         first.kill()
     killed = time.monotonic()
@@ -236,7 +236,7 @@ def test_a_database_outage_during_a_job_leaves_the_worker_running_and_the_job_fi
     rows = 4000
     settings.THYROWEB_SCORING_CHUNK_ROWS = 200
     with run_worker(env=TIMINGS) as worker:
-        job = start_scoring_job(user=None, uploaded_file=upload("\n".join(dev_lines(rows)), "outage.data"))
+        job = start_scoring_job(user=None, uploaded_file=upload("\n".join(scorable_dev_lines(rows)), "outage.data"))
         wait_for(lambda: ScoringJob.objects.get(pk=job.pk).scored_rows > 0, 60, "first chunk", worker)
         refuse_database_connections(3)
         back = time.monotonic()

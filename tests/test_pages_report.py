@@ -61,7 +61,7 @@ def test_the_report_of_a_panel_is_a_pdf_with_patient_values_outcome_and_change_i
     assert "clin" in text  # requesting user
     assert "45.5" in text and "mU/L" in text and "0.27–4.2" in text and "high" in text and "low" in text
     assert "Refer: hypothyroid (probability 88 %)" in text
-    assert "context not covered (context pregnant)" in text and "fti inconsistent" in text
+    assert "Pregnancy: TSH and thyroxine" in text and "FTI 42 differs from" in text  # reasons and warnings, worded
     assert "Change since the previous panel" in text and "+42.4" in text  # TSH 3.1 -> 45.5
     assert "report-v1" in text
     assert "newest first (at most 8)" in text
@@ -76,6 +76,7 @@ def test_the_report_is_in_french_with_french_dates_and_decimals(client_for, clin
     assert "05/01/2026 09:30" in text
     assert "45,5" in text and "0,27–4,2" in text and "élevé" in text
     assert "À orienter : hypothyroïdie (probabilité 88 %)" in text
+    assert "Grossesse" in text  # the reason, worded in French
     assert "aide à la décision" in text
 
 

@@ -209,23 +209,27 @@ def _train(run: TrainingRun, work_dir: Path) -> None:
     history: list[dict] = []
 
     def progress(report: dict) -> None:
-        # mlcore reports a "fit" stage (early-stopped, at most `epochs`), then a "refit" on train + validation.
+        # mlcore trains the model ("fit", early-stopped, at most `epochs`), then one model per out-of-fold fold
+        # ("cv", for the calibration); every report says which of its `steps` it belongs to.
         history.append(report)
         epoch, epochs = report.get("epoch", 0), report.get("epochs") or run.params.get("epochs") or 0
-        refit = report.get("stage") == "refit"
+        step, steps = report.get("step", 1), report.get("steps", 1) or 1
         done = min(1.0, epoch / epochs) if epochs else 0.0
+        if report.get("stage") == "cv":
+            message = (
+                f"Calibrating on out-of-fold predictions: fold {report.get('fold', 0) + 1} of {steps - 1}, "
+                f"epoch {epoch} (at most {epochs})."
+            )
+        else:
+            message = f"Training: epoch {epoch} (at most {epochs})."
         TrainingRun.objects.filter(pk=run.pk, status=JobStatus.RUNNING, celery_task_id=run.celery_task_id).update(
             heartbeat_at=timezone.now(),
             epoch=epoch,
             epochs=epochs,
             val_macro_f1=report.get("val_macro_f1"),
-            progress=0.5 + 0.5 * done if refit else 0.5 * done,
+            progress=min(1.0, (step - 1 + done) / steps),
             history=history,
-            message=(
-                f"Retraining on training + validation rows: epoch {epoch} of {epochs}."
-                if refit
-                else f"Training: epoch {epoch} (at most {epochs})."
-            ),
+            message=message,
         )
 
     # All rows, each with its "holdout_key": mlcore tests on exactly the fixed held-out rows (the

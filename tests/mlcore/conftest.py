@@ -40,11 +40,21 @@ def sample_records(dev_records):
     return records[:600]
 
 
+SMALL_CONFIG = {"members": 2, "oof_folds": 3, "max_epochs": 60}
+
+
 @pytest.fixture(scope="session")
 def small_model(sample_records, tmp_path_factory):
-    """A model trained on the 600-record sample, with the progress reports it sent."""
-    from mlcore.train import train_model
+    """A model trained on the 600-record sample (2 networks, 3 out-of-fold folds, at most 60 epochs),
+    with the progress reports it sent."""
+    from mlcore.train import TrainingConfig, train_model
 
     reports: list[dict] = []
-    out = train_model(sample_records, tmp_path_factory.mktemp("model"), seed=0, progress=reports.append)
+    out = train_model(
+        sample_records,
+        tmp_path_factory.mktemp("model"),
+        seed=0,
+        progress=reports.append,
+        config=TrainingConfig(**SMALL_CONFIG),
+    )
     return out, reports

@@ -18,11 +18,29 @@ def test_evaluate_json_prints_one_object_with_the_headline_metrics(dev_data_path
     done = run("evaluate", "--data", str(dev_data_path), "--json")
     assert done.returncode == 0, done.stderr
     metrics = json.loads(done.stdout)
-    assert metrics["n"] == 5415 + 181 + 532
+    assert metrics["n"] + metrics["n_not_assessed"] == 5415 + 181 + 532
     for key in ("accuracy", "macro_f1", "roc_auc_ovr", "ece"):
         assert 0 <= metrics[key] <= 1
     for key in ("recall", "precision"):
         assert set(metrics[key]) == {"normal", "hyperthyroid", "hypothyroid"}
+
+
+def test_evaluate_with_only_some_labs_counts_not_assessed_and_referred_rows(dev_data_path):
+    done = run("evaluate", "--data", str(dev_data_path), "--labs", "TSH,TT4", "--json")
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads(done.stdout)
+    assert metrics["labs"] == ["TSH", "TT4"]
+    assert metrics["n"] + metrics["n_not_assessed"] == 5415 + 181 + 532
+    assert metrics["n_not_assessed"] > 0 and 0 <= metrics["n_refer"] <= metrics["n"]
+    assert metrics["referral_rate"] == metrics["n_refer"] / metrics["n"]
+    assert 0 <= metrics["accuracy_not_referred"] <= 1 and 0 <= metrics["macro_f1"] <= 1
+    complete = json.loads(run("evaluate", "--data", str(dev_data_path), "--json").stdout)
+    assert metrics["n_not_assessed"] == complete["n_not_assessed"]  # TSH kept: the same rows lack it
+
+
+def test_evaluate_refuses_an_unknown_lab(dev_data_path):
+    done = run("evaluate", "--data", str(dev_data_path), "--labs", "TSH,FT9")
+    assert done.returncode != 0 and "unknown lab test(s) FT9" in done.stderr
 
 
 def test_predict_scores_a_csv_and_reports_bad_rows(tmp_path):

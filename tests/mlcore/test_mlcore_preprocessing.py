@@ -62,3 +62,40 @@ def test_transform_is_fast_for_a_large_frame(fitted):
     started = time.perf_counter()
     preprocessor.transform(big)
     assert time.perf_counter() - started < 1.0
+
+
+def test_a_missing_fti_is_derived_from_tt4_and_t4u(fitted):
+    from mlcore.preprocessing import numeric_matrix
+
+    preprocessor, _ = fitted
+    given = validate_panel({"TSH": 1.0, "TT4": 120, "T4U": 0.8, "FTI": 150})
+    derived = validate_panel({"TSH": 1.0, "TT4": 120, "T4U": 0.8})
+    assert numeric_matrix([derived])[0, NUMERIC_FEATURES.index("FTI")] == 150
+    assert np.array_equal(preprocessor.transform([derived]), preprocessor.transform([given]))
+    # a measured FTI is kept as measured, and without T4U nothing is derived
+    odd = validate_panel({"TSH": 1.0, "TT4": 120, "T4U": 0.8, "FTI": 100})
+    assert numeric_matrix([odd])[0, NUMERIC_FEATURES.index("FTI")] == 100
+    assert np.isnan(numeric_matrix([validate_panel({"TSH": 1.0, "TT4": 120})])[0, NUMERIC_FEATURES.index("FTI")])
+
+
+def test_the_network_reads_the_six_garvan_labs_and_not_the_referral_source(fitted):
+    from mlcore.preprocessing import MODEL_LABS
+
+    preprocessor, _ = fitted
+    assert MODEL_LABS == ("TSH", "T3", "TT4", "T4U", "FTI", "TBG")
+    groups = preprocessor.feature_groups
+    assert "referral_source" not in groups and set(MODEL_LABS) <= set(groups)
+    panel = validate_panel({"TSH": 3.0, "TT4": 100})
+    assert np.array_equal(
+        preprocessor.transform([{**panel, "referral_source": "SVI"}]),
+        preprocessor.transform([{**panel, "referral_source": "other"}]),
+    )
+
+
+def test_models_saved_before_the_change_keep_their_encoding(fitted):
+    preprocessor, frame = fitted
+    old = preprocessor.to_dict()
+    del old["derive_fti"], old["use_referral_source"]
+    reloaded = Preprocessor.from_dict(old)
+    assert reloaded.use_referral_source and not reloaded.derive_fti
+    assert reloaded.n_features == preprocessor.n_features + 6

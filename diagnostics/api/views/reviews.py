@@ -87,6 +87,7 @@ class Monitoring(ApiViewMixin, APIView):
     """The active model's latest stored monitoring figures by week or month; post to refresh them now."""
 
     required_role = DATA_MANAGER
+    body_required_for = ()  # a refresh needs no body (the period is a query parameter)
 
     @extend_schema(
         parameters=[OpenApiParameter("period", str, enum=["week", "month"])],
