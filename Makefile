@@ -1,5 +1,6 @@
 # ThyroWeb: `make start` installs and starts the application on the embedded default
-# (SQLite, Celery tasks in-process, shipped model); `make test` runs the full test suite.
+# (SQLite, shipped model; gunicorn, a Celery worker and beat on a broker kept in files under
+# THYROWEB_HOME/broker, so jobs run in the background); `make test` runs the full test suite.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -31,7 +32,7 @@ setup: $(VENV)/.runtime pdf-libs
 
 start: setup
 	@echo "ThyroWeb on http://$(ADDRESS)/ (log in with a demo user printed above)"
-	$(BIN)/gunicorn thyroweb.wsgi --bind $(ADDRESS) --workers 2 --access-logfile -
+	$(BIN)/python -m thyroweb.launch --bind $(ADDRESS) --web-workers 2
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download does not work offline).
 chromium:

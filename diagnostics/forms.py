@@ -11,7 +11,7 @@ from django.utils.formats import get_format, sanitize_separators
 from django.utils.translation import gettext_lazy as _
 
 from diagnostics.labels import FLAG_LABELS, referral_label
-from diagnostics.models import SEX_CHOICES, ModelVersion, Patient
+from diagnostics.models import SEX_CHOICES, ModelVersion, Patient, ScoringJob
 from mlcore import rules, units
 from mlcore.schema import (
     AGE_MAX,
@@ -287,5 +287,10 @@ class TrainingRunForm(forms.Form):
 
 class ScoringJobForm(forms.Form):
     uploaded_file = forms.FileField(
-        label=_("Panels to score (CSV with the schema's column names, or UCI thyroid0387 format)")
+        label=_("Panels to score (CSV with the schema's column names, or UCI thyroid0387 format)"),
+        help_text=_("Only the record number and one lab column are needed; see the template."),
+    )
+    # No default: whether the rows become patients' panels is said at each upload.
+    mode = forms.ChoiceField(
+        label=_("What to do with the rows"), choices=ScoringJob.Mode.choices, widget=forms.RadioSelect
     )

@@ -278,7 +278,18 @@ class TrainingRun(Job):
 
 
 class ScoringJob(Job):
+    class Mode(models.TextChoices):
+        """Chosen at upload: score only (nothing stored but the job and its results file), or store each row
+        as a panel of its patient (found by record number, else created) with its prediction."""
+
+        SCORE_ONLY = "score_only", _("Score only (no patients or panels stored)")
+        STORE = "store", _("Store the panels for their patients, with their predictions")
+
     input_file = models.FileField(upload_to="scoring/input/", blank=True)
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.STORE)
+    # Written when the job succeeds: {"counts": {"outcome": {...}, "predicted_class": {...}}, "rows": [...]}
+    # (the first PREVIEW_ROWS rows of the results file, for the job page).
+    preview = models.JSONField(default=dict, blank=True)
     original_name = models.CharField(max_length=255, blank=True)
     total_rows = models.PositiveIntegerField(default=0)
     accepted_rows = models.PositiveIntegerField(default=0)

@@ -38,6 +38,7 @@ urlpatterns = [
     path("jobs/training/<int:pk>/", jobs.training_detail, name="training_detail"),
     path("jobs/scoring/", jobs.scoring_list, name="scoring_list"),
     path("jobs/scoring/start/", jobs.scoring_start, name="scoring_start"),
+    path("jobs/scoring/template.csv", jobs.scoring_template, name="scoring_template"),
     path("jobs/scoring/progress/", jobs.scoring_progress, name="scoring_progress"),
     path("jobs/scoring/<int:pk>/", jobs.scoring_detail, name="scoring_detail"),
     path("jobs/scoring/<int:pk>/results/", jobs.scoring_results, name="scoring_results"),

@@ -92,6 +92,7 @@ def take(base: str, password: str, data_file: Path, out: Path) -> None:
         try:
             page.goto(f"{base}/jobs/scoring/")
             page.set_input_files("#id_uploaded_file", str(upload))
+            page.check("input[name=mode][value=score_only]")
             page.click("form[enctype] button[type=submit]")
             page.wait_for_url("**/jobs/scoring/*/")
             page.wait_for_selector("tr[data-status='succeeded']")

@@ -171,10 +171,13 @@ def read_uci(source: str | os.PathLike | TextIO) -> ReadResult:
     return result
 
 
-def read_csv(source: str | os.PathLike | TextIO) -> ReadResult:
-    """Read a CSV whose header names every INPUT_FIELDS column (FT4, FT3, diagnosis, record_id and
-    collected_at are optional). A lab column may name its unit, ``TT4[ug/dL]``: its values are converted
-    to ours (mlcore.units) and kept as given in the record's ``received``."""
+def read_csv(source: str | os.PathLike | TextIO, *, optional: Iterable[str] = CSV_OPTIONAL_COLUMNS) -> ReadResult:
+    """Read a CSV whose header names every INPUT_FIELDS column but the ``optional`` ones (by default FT4, FT3,
+    diagnosis, record_id and collected_at); an optional column left out reads as empty in every row (a
+    history flag: not recorded, i.e. false). The header names one lab test at least. A lab column may name
+    its unit, ``TT4[ug/dL]``: its values are converted to ours (mlcore.units) and kept as given in the
+    record's ``received``."""
+    optional = set(optional)
     result = ReadResult()
     lines = list(_lines(source))
     undecodable = {number for number, text in lines if text is None}
@@ -193,9 +196,11 @@ def read_csv(source: str | os.PathLike | TextIO) -> ReadResult:
         return result
 
     header, units, unit_errors = _header_units(header)
-    known = set(INPUT_FIELDS) | set(CSV_OPTIONAL_COLUMNS)
+    known = set(INPUT_FIELDS) | set(CSV_OPTIONAL_COLUMNS) | optional
     unknown = [name for name in header if name not in known]
-    missing = [name for name in INPUT_FIELDS if name not in header and name not in CSV_OPTIONAL_COLUMNS]
+    missing = [name for name in INPUT_FIELDS if name not in header and name not in optional]
+    if not missing and not any(name in header for name in LAB_TESTS):
+        missing = [f"one lab test at least ({', '.join(LAB_TESTS)})"]
     duplicated = sorted({name for name in header if header.count(name) > 1})
     result.errors.extend(RowError(1, message) for message in unit_errors)
     if unknown:

@@ -213,7 +213,7 @@ def upload(name: str, content: bytes) -> SimpleUploadedFile:
     [
         (RANDOM_BYTES, "UTF-8"),
         (csv_text([good_csv_row()]).encode("utf-16"), "UTF-8"),
-        (b"age,sex,TSH\n41,F,1.2\n", "missing required column"),
+        (b"age,sex\n41,F\n", "missing required column(s): one lab test at least"),  # lab columns: one needed
         (b"", "empty"),
         (b"\n\n\n", "empty"),
         (csv_text([]).encode(), "no data rows"),
@@ -588,7 +588,7 @@ def test_hostile_upload_file_names_are_stored_harmlessly_or_refused(client_for, 
     content = csv_text([good_csv_row()]).encode()
     response = client.post(reverse("api-scoring-jobs"), {"file": SimpleUploadedFile(name, content)})
     assert response.status_code in (202, 400), (response.status_code, response.content[:300])
-    page = client.post(reverse("scoring_start"), {"uploaded_file": SimpleUploadedFile(name, content)})
+    page = client.post(reverse("scoring_start"), {"uploaded_file": SimpleUploadedFile(name, content), "mode": "store"})
     assert page.status_code in (302, 400), page.status_code
     for job in ScoringJob.objects.all():
         assert job.input_file.name.startswith("scoring/input/job-") and ".." not in job.input_file.name

@@ -37,7 +37,7 @@ def test_training_run_with_out_of_range_epochs_is_refused_on_the_field(client_fo
 def test_data_manager_uploads_a_file_and_sees_its_scoring_job(client_for, data_manager):
     upload = csv_upload([{"age": 40, "sex": "F", "TSH": 1.2, "TT4": 100}, {"age": 50, "sex": "M", "TSH": "oops"}])
     client = client_for(data_manager)
-    response = client.post(reverse("scoring_start"), {"uploaded_file": upload})
+    response = client.post(reverse("scoring_start"), {"uploaded_file": upload, "mode": "store"})
     job = ScoringJob.objects.get()
     assert response["Location"] == reverse("scoring_detail", args=[job.pk])
     assert (job.accepted_rows, job.rejected_rows) == (1, 1)
@@ -47,7 +47,7 @@ def test_data_manager_uploads_a_file_and_sees_its_scoring_job(client_for, data_m
 
 def test_an_unreadable_upload_is_refused_with_the_reason_on_the_field(client_for, data_manager):
     upload = SimpleUploadedFile("bad.csv", b"just,some,columns\n1,2,3\n", content_type="text/csv")
-    response = client_for(data_manager).post(reverse("scoring_start"), {"uploaded_file": upload})
+    response = client_for(data_manager).post(reverse("scoring_start"), {"uploaded_file": upload, "mode": "store"})
     assert response.status_code == 400
     assert "header" in response.context["form"].errors["uploaded_file"][0]
     assert not ScoringJob.objects.exists()

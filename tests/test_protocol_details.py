@@ -53,7 +53,7 @@ def test_a_training_run_while_the_broker_is_down_is_a_503_and_queues_nothing(dat
 def test_the_upload_page_says_the_queue_is_down(client_for, data_manager, broker_down, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     upload = SimpleUploadedFile("panels.csv", CSV, content_type="text/csv")
-    response = client_for(data_manager).post(reverse("scoring_start"), {"uploaded_file": upload})
+    response = client_for(data_manager).post(reverse("scoring_start"), {"uploaded_file": upload, "mode": "store"})
     assert response.status_code == 503
     assert "job queue is unreachable" in response.content.decode()
     assert not ScoringJob.objects.exists()

@@ -1,7 +1,9 @@
 """ThyroWeb settings, read from environment variables only.
 
 With no variables set, ThyroWeb runs on the embedded default: a SQLite file
-under ``THYROWEB_HOME`` and Celery tasks run eagerly in-process. Production
+under ``THYROWEB_HOME`` and Celery tasks run eagerly in-process; ``make start`` sets
+``THYROWEB_EMBEDDED_BROKER=1`` so that tasks queue as files under ``THYROWEB_HOME/broker`` for a
+worker started beside the web server (thyroweb/launch.py). Production
 sets ``DATABASE_URL`` (PostgreSQL), ``CELERY_BROKER_URL`` (Redis) and
 ``SECRET_KEY``.
 """
@@ -286,8 +288,15 @@ THYROWEB_MONITORING_MIN_REVIEWS = env_int("THYROWEB_MONITORING_MIN_REVIEWS", 30)
 # How many weeks or months the monitoring page covers.
 THYROWEB_MONITORING_PERIODS = env_int("THYROWEB_MONITORING_PERIODS", 12)
 
-# Celery: Redis broker in production; with no broker, tasks run eagerly in-process.
+# Celery: Redis broker in production. With no CELERY_BROKER_URL, THYROWEB_EMBEDDED_BROKER (set by `make start`)
+# queues tasks as files under THYROWEB_HOME/broker (kombu's filesystem transport: no server) for the worker
+# and beat that thyroweb/launch.py starts beside gunicorn; without it (tests, manage.py commands) tasks run
+# eagerly in-process.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+THYROWEB_EMBEDDED_BROKER = not CELERY_BROKER_URL and env_bool("THYROWEB_EMBEDDED_BROKER", False)
+EMBEDDED_BROKER_DIR = THYROWEB_HOME / "broker"
+if THYROWEB_EMBEDDED_BROKER:
+    CELERY_BROKER_URL = "filesystem://localhost//"
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 # Job tasks keep their state on their own row (TrainingRun, ScoringJob) and store no Celery result: a
@@ -316,6 +325,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBIL
 if os.environ.get("CELERY_UNACKED_RESTORE_SECONDS"):
     CELERY_BROKER_TRANSPORT_OPTIONS.update(
         unacked_restore_interval=env_int("CELERY_UNACKED_RESTORE_SECONDS", 10), unacked_restore_throttle=1
+    )
+if THYROWEB_EMBEDDED_BROKER:
+    # One folder holds the queues (every process reads and writes it), one the fan-out tables (worker pings).
+    for folder in ("queue", "control"):
+        (EMBEDDED_BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS.update(
+        data_folder_in=str(EMBEDDED_BROKER_DIR / "queue"),
+        data_folder_out=str(EMBEDDED_BROKER_DIR / "queue"),
+        control_folder=str(EMBEDDED_BROKER_DIR / "control"),
     )
 CELERY_TIMEZONE = TIME_ZONE
 

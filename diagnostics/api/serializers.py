@@ -456,6 +456,8 @@ class ScoringJobSerializer(serializers.ModelSerializer):
             "rejected_rows",
             "scored_rows",
             "rejected",
+            "mode",
+            "preview",
             "model_version",
             "message",
             "attempts",
@@ -477,3 +479,9 @@ class ScoringJobSerializer(serializers.ModelSerializer):
 
 class ScoringJobCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     file = serializers.FileField(help_text="CSV with the panel columns, or a UCI thyroid0387-format file.")
+    mode = serializers.ChoiceField(
+        choices=ScoringJob.Mode.choices,
+        default=ScoringJob.Mode.STORE,
+        help_text="score_only: results kept with the job only; store (default): each row also stored as a panel "
+        "of its patient (found by record number, else created) with its prediction.",
+    )

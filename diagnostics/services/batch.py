@@ -38,8 +38,10 @@ from diagnostics.services.jobs import JOB_TASKS, RequestRefused, claim_job, enqu
 from diagnostics.services.panels import PANEL_VALUE_FIELDS
 from diagnostics.services.registry import active_model_version, load_predictor
 from diagnostics.services.uploads import read_within_limit
-from mlcore.data import ReadResult, RowError, read_csv, read_uci
-from mlcore.schema import CLASSES, INPUT_FIELDS, InputError, check_has_lab_value
+from mlcore import units
+from mlcore.data import CSV_OPTIONAL_COLUMNS, ReadResult, RowError, read_csv, read_uci
+from mlcore.rules import OUTCOMES
+from mlcore.schema import CLASSES, HISTORY_FLAGS, INPUT_FIELDS, LAB_TESTS, InputError, check_has_lab_value
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +61,12 @@ RESULT_COLUMNS = (
     "warnings",
     "pattern",
 )
+# A scoring upload needs one lab column at least; age, sex, referral source and history flags may be left
+# out (a flag left out is not recorded: false, as an empty cell).
+SCORING_OPTIONAL_COLUMNS = (*CSV_OPTIONAL_COLUMNS, "age", "sex", "referral_source", *HISTORY_FLAGS, *LAB_TESTS)
+# The results shown on the job page: the first rows, and counts over every row.
+PREVIEW_ROWS = 10
+PREVIEW_COLUMNS = ("line", "record_number", *LAB_TESTS, "predicted_class", "outcome", "reasons", "warnings")
 _RECORD_NUMBER_MAX = Patient._meta.get_field("record_number").max_length
 _DIAGNOSIS_MAX = LabPanel._meta.get_field("diagnosis_raw").max_length
 
@@ -150,7 +158,7 @@ def read_upload(content: bytes) -> tuple[bool, ReadResult]:
             first.decode("utf-8")
         except UnicodeDecodeError:
             raise UploadRejected("The file is not UTF-8 text (save it as CSV UTF-8).") from None
-        result = read_csv(io.BytesIO(_record_number_as_record_id(content)))
+        result = read_csv(io.BytesIO(_record_number_as_record_id(content)), optional=SCORING_OPTIONAL_COLUMNS)
         header_problems = [error.reason for error in result.errors if error.line == 1]
         if header_problems:
             raise UploadRejected(f"Line 1 (header): {'; '.join(header_problems)}.")
@@ -160,12 +168,16 @@ def read_upload(content: bytes) -> tuple[bool, ReadResult]:
     return uci, result
 
 
-def start_scoring_job(*, user, request=None, uploaded_file) -> ScoringJob:
-    """Validate an uploaded CSV or UCI-format file, store it, and queue a job that scores its accepted rows.
+def start_scoring_job(*, user, request=None, uploaded_file, mode: str = ScoringJob.Mode.STORE) -> ScoringJob:
+    """Validate an uploaded CSV or UCI-format file, store it, and queue a job that scores its accepted rows:
+    ``mode`` score_only keeps the results with the job only; store also stores each row as a panel of its
+    patient (found by record number, else created) with its prediction.
 
     Raises UploadRejected when the file cannot be read at all. Rejected rows are reported on the job
     with their line numbers; a file with no acceptable row gives a job that is already ``failed``.
     """
+    if mode not in ScoringJob.Mode.values:
+        raise UploadRejected(f"mode must be one of {', '.join(ScoringJob.Mode.values)}.")
     limit = settings.THYROWEB_MAX_UPLOAD_BYTES
     size = getattr(uploaded_file, "size", None)
     if size is not None and size > limit:
@@ -177,6 +189,7 @@ def start_scoring_job(*, user, request=None, uploaded_file) -> ScoringJob:
     accepted, rejected = len(result.records), len(result.errors)
     job = ScoringJob(
         original_name=os.path.basename(getattr(uploaded_file, "name", "") or "")[:255],
+        mode=mode,
         total_rows=accepted + rejected,
         accepted_rows=accepted,
         rejected_rows=rejected,
@@ -200,6 +213,7 @@ def start_scoring_job(*, user, request=None, uploaded_file) -> ScoringJob:
             obj=job,
             accepted_rows=accepted,
             rejected_rows=rejected,
+            mode=mode,
         )
         if job.status == JobStatus.QUEUED:
             transaction.on_commit(lambda: enqueue(JOB_TASKS[ScoringJob], ScoringJob, job))
@@ -390,7 +404,10 @@ def _score_next_chunk(job: ScoringJob, predictor, *, careful: bool = False) -> i
     if chunk is None:
         return None
     uci, records = _read_chunk(job, chunk.index)
-    scored, created_patients = _store_chunk(job, job.model_version, predictor, records, uci=uci, careful=careful)
+    if job.mode == ScoringJob.Mode.SCORE_ONLY:
+        scored, created_patients = predict_batch(predictor, records), 0
+    else:
+        scored, created_patients = _store_chunk(job, job.model_version, predictor, records, uci=uci, careful=careful)
     storage = job.input_file.storage
     _overwrite(storage, _part_name(job, chunk.index), _result_rows(job, records, scored, uci=uci).encode())
     ScoringChunk.objects.filter(pk=chunk.pk).update(
@@ -425,6 +442,7 @@ def _finish(job: ScoringJob) -> None:
             scored_rows=rows,
             progress=1.0,
             result_file=name,
+            preview=results_preview(out.getvalue()),
             finished_at=timezone.now(),
             message=f"{rows} rows scored with model {version.version}.",
         )
@@ -437,6 +455,37 @@ def _finish(job: ScoringJob) -> None:
             model_version=version.version,
         )
     _delete_working_files(job)
+
+
+def results_preview(content: bytes) -> dict:
+    """The job page's view of a results file: counts per outcome and per predicted class over every row
+    (not assessed rows have no class: counted under "none"), and the first PREVIEW_ROWS rows."""
+    reader = csv.DictReader(io.StringIO(content.decode("utf-8")))
+    outcomes = dict.fromkeys(OUTCOMES, 0)
+    classes = {**dict.fromkeys(CLASSES, 0), "none": 0}
+    rows = []
+    for row in reader:
+        outcomes[row["outcome"]] = outcomes.get(row["outcome"], 0) + 1
+        name = row["predicted_class"] or "none"
+        classes[name] = classes.get(name, 0) + 1
+        if len(rows) < PREVIEW_ROWS:
+            rows.append({column: row[column] for column in PREVIEW_COLUMNS})
+    return {"counts": {"outcome": outcomes, "predicted_class": classes}, "rows": rows}
+
+
+def template_csv() -> str:
+    """The downloadable CSV template: the record number and every lab test with our unit in the header, the
+    optional columns after them, and one example row (valid: it scores). Only the record number and one lab
+    column are needed; the others may be removed."""
+    labs = [f"{name}[{units.display(units.our_unit(name))}]" for name in LAB_TESTS]
+    header = ["record_number", *labs, "age", "sex", "collected_at"]
+    example = ["MRN-0001", *(TEMPLATE_EXAMPLE_LABS[name] for name in LAB_TESTS), "54", "F", "2026-01-05T09:30"]
+    return _csv_line(header) + _csv_line(example)
+
+
+# The template's example row: values within the reference intervals of mlcore.schema.LAB_TESTS.
+TEMPLATE_EXAMPLE_LABS = {"TSH": "2.1", "T3": "1.8", "TT4": "98", "T4U": "0.95", "FTI": "103", "TBG": "20",
+                         "FT4": "14.5", "FT3": "4.8"}  # fmt: skip
 
 
 def _checked_part(job: ScoringJob, chunk: ScoringChunk) -> bytes:

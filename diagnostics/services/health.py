@@ -4,6 +4,8 @@ Used by ``/readyz`` (load balancers, compose health checks) and before a job is 
 upload while the broker is down is refused at once instead of answered "queued" and then failed.
 """
 
+import os
+
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils.translation import gettext as _
@@ -12,7 +14,7 @@ BROKER_TIMEOUT_SECONDS = 2
 
 
 class BrokerUnavailable(Exception):
-    """The job queue (Redis) does not answer: nothing can be queued now."""
+    """The job queue (Redis, or the embedded broker's folder) does not answer: nothing can be queued now."""
 
 
 def database_reachable() -> bool:
@@ -25,9 +27,13 @@ def database_reachable() -> bool:
 
 
 def broker_reachable() -> bool:
-    """True when no broker is configured (tasks run in-process) or the Redis broker answers a ping."""
+    """True when no broker is configured (tasks run in-process), the embedded broker's queue folder can be
+    written, or the Redis broker answers a ping."""
     if not settings.CELERY_BROKER_URL:
         return True
+    if settings.THYROWEB_EMBEDDED_BROKER:
+        queue = settings.EMBEDDED_BROKER_DIR / "queue"
+        return queue.is_dir() and os.access(queue, os.W_OK | os.X_OK)
     import redis
 
     client = redis.Redis.from_url(

@@ -147,9 +147,31 @@ def recovery_message(entry: dict) -> str:
     return message % {"at": at, "attempt": entry["attempt"]}
 
 
+def embedded_broker_task_ids() -> set[str] | None:
+    """Ids of the tasks waiting in the embedded broker's queue folder (one JSON file per message, named
+    ``<time>_<uuid>.<queue>.msg``); a delivered message leaves the folder, and its job is claimed at once
+    (acks_late with one message per worker), so a queued job whose task is not here was lost."""
+    queue = current_app.conf.task_default_queue
+    folder = settings.EMBEDDED_BROKER_DIR / "queue"
+    try:
+        paths = [path for path in folder.iterdir() if path.name.partition(".")[2] == f"{queue}.msg"]
+    except OSError as error:
+        logger.warning("healer: the broker's tasks cannot be listed (%s)", type(error).__name__)
+        return None
+    ids = set()
+    for path in paths:
+        try:
+            ids.add(json.loads(path.read_bytes())["headers"]["id"])
+        except (OSError, ValueError, LookupError, TypeError):
+            continue  # taken by a worker meanwhile, or not a task message
+    return ids
+
+
 def broker_task_ids() -> set[str] | None:
     """Ids of the tasks the broker holds (waiting in a queue, or delivered and not yet acknowledged);
-    None when that cannot be known (no Redis broker, or Redis unreachable)."""
+    None when that cannot be known (no broker, or Redis unreachable)."""
+    if settings.THYROWEB_EMBEDDED_BROKER:
+        return embedded_broker_task_ids()
     url = settings.CELERY_BROKER_URL
     if not url.startswith(("redis://", "rediss://")):
         return None

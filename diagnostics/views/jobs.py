@@ -2,7 +2,7 @@
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -10,10 +10,22 @@ from django.views.decorators.http import require_POST
 from diagnostics import selectors
 from diagnostics.access import DATA_MANAGER, role_required
 from diagnostics.forms import ScoringJobForm, TrainingRunForm
-from diagnostics.models import ScoringJob, TrainingRun
+from diagnostics.models import JobStatus, ScoringJob, TrainingRun
 from diagnostics.services.audit import record_event
 from diagnostics.services.health import BrokerUnavailable, require_broker
 from diagnostics.services.reviews import reviewed_label_counts
+
+
+def _started_message(request, job, started: str) -> None:
+    """The banner after a start: "started" only for a job still queued or running; a job that already ended
+    (a file with no row to score, or a task run in-process) says how it ended."""
+    job.refresh_from_db(fields=["status", "message"])
+    if job.status == JobStatus.SUCCEEDED:
+        messages.success(request, _("Job %(id)s finished.") % {"id": job.pk})
+    elif job.status == JobStatus.FAILED:
+        messages.error(request, _("Job %(id)s failed: %(message)s") % {"id": job.pk, "message": job.message})
+    else:
+        messages.success(request, started)
 
 
 def _ids(request) -> list[int]:
@@ -59,7 +71,7 @@ def training_start(request):
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, _("Training run %(id)s started.") % {"id": run.pk})
+            _started_message(request, run, _("Training run %(id)s started.") % {"id": run.pk})
             return redirect("training_detail", pk=run.pk)
     context = {"runs": selectors.training_runs(), "form": form, "reviewed": reviewed_label_counts()}
     return render(request, "diagnostics/training_list.html", context, status=status)
@@ -80,7 +92,35 @@ def scoring_list(request):
 @role_required(DATA_MANAGER)
 def scoring_detail(request, pk: int):
     job = get_object_or_404(ScoringJob.objects.select_related("model_version", "created_by"), pk=pk)
-    return render(request, "diagnostics/scoring_detail.html", {"job": job, "rejected": job.rejected[:500]})
+    context = {"job": job, "rejected": job.rejected[:500], **_preview(job.preview)}
+    return render(request, "diagnostics/scoring_detail.html", context)
+
+
+def _preview(preview: dict) -> dict:
+    """The results preview for the page: counts per outcome and class, and the first rows with only the lab
+    columns they use."""
+    from mlcore.schema import LAB_TESTS
+
+    if not preview:
+        return {}
+    rows = preview.get("rows", [])
+    labs = [name for name in LAB_TESTS if any(row.get(name) for row in rows)]
+    return {
+        "preview_counts": preview.get("counts", {}),
+        "preview_labs": labs,
+        "preview_rows": [{**row, "labs": [row.get(name, "") for name in labs]} for row in rows],
+    }
+
+
+@role_required(DATA_MANAGER)
+def scoring_template(request):
+    """The CSV template for a scoring file: the record number and the lab columns with their units, the
+    optional columns, and one example row."""
+    from diagnostics.services.batch import template_csv
+
+    response = HttpResponse(template_csv(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="thyroweb-scoring-template.csv"'
+    return response
 
 
 @require_POST
@@ -93,7 +133,10 @@ def scoring_start(request):
         try:
             require_broker()
             job = start_scoring_job(
-                user=request.user, request=request, uploaded_file=form.cleaned_data["uploaded_file"]
+                user=request.user,
+                request=request,
+                uploaded_file=form.cleaned_data["uploaded_file"],
+                mode=form.cleaned_data["mode"],
             )
         except BrokerUnavailable as error:
             form.add_error(None, str(error))
@@ -101,7 +144,7 @@ def scoring_start(request):
         except ValidationError as error:
             form.add_error("uploaded_file", error)
         else:
-            messages.success(request, _("Scoring job %(id)s started.") % {"id": job.pk})
+            _started_message(request, job, _("Scoring job %(id)s started.") % {"id": job.pk})
             return redirect("scoring_detail", pk=job.pk)
     context = {"jobs": selectors.scoring_jobs(), "form": form}
     return render(request, "diagnostics/scoring_list.html", context, status=status)

@@ -215,7 +215,7 @@ def test_the_training_chart_draws_fit_and_refit_as_separate_series_with_labelled
 
 # JSON, files and POST-only routes are not pages.
 NOT_PAGES = ("api/", "/progress/", "/results/", "report.pdf", "/activate/", "/start/", "audit/export", "/review/",
-             "/refresh/", "healthz", "readyz")
+             "/refresh/", "healthz", "readyz", "template.csv")
 PAGE_ROUTES = [r for r in APP_ROUTES if not any(part in r.pattern for part in NOT_PAGES)]
 
 OVERFLOW = """() => {

@@ -77,7 +77,12 @@ class ScoringJobList(ApiViewMixin, generics.ListCreateAPIView):
         upload.is_valid(raise_exception=True)
         require_broker()  # 503 now rather than "queued", then failed
         try:
-            job = start_scoring_job(user=request.user, request=request, uploaded_file=upload.validated_data["file"])
+            job = start_scoring_job(
+                user=request.user,
+                request=request,
+                uploaded_file=upload.validated_data["file"],
+                mode=upload.validated_data["mode"],
+            )
         except UploadRejected as problem:
             raise serializers.ValidationError({"file": [str(problem)]}) from None
         return Response(ScoringJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
