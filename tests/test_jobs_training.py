@@ -114,7 +114,8 @@ def test_a_training_run_in_the_embedded_default_ends_with_a_candidate(
     # mlcore got every row with its key: it tested on exactly the held-out rows promotion compares on,
     # and trained on all the others
     assert version.metrics["split"].startswith(SPLIT_DESCRIPTION)
-    assert version.metrics["n"] == version.metrics["holdout"]["rows"]
+    # rows without TSH are not assessed: n counts the assessed and referred ones
+    assert version.metrics["n"] + version.metrics["n_not_assessed"] == version.metrics["holdout"]["rows"]
     assert version.metrics["macro_f1"] == version.metrics["holdout"]["candidate"]["macro_f1"]
     rows = json.loads((artefact_dir(version) / "metadata.json").read_text())["training_rows"]
     assert rows["test"] == version.metrics["holdout"]["candidate"]["support"]

@@ -20,7 +20,7 @@ def french(client_for, clinician):
 def test_language_switch_turns_the_pages_french(french):
     html = french.get(reverse("patient_list")).content.decode()
     assert '<html lang="fr">' in html
-    assert "Saisir des résultats" in html and "Le numéro de dossier contient" in html
+    assert "Nouveau bilan" in html and "Le numéro de dossier contient" in html
 
 
 def test_lab_form_in_french_shows_french_labels_and_decimal_commas_in_ranges(french):
