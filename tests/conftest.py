@@ -37,6 +37,10 @@ def make_user(django_user_model, username: str, role: str | None):
         user.is_staff = user.is_superuser = True
         user.save()
     if role is not None:
+        if not Group.objects.filter(name=role).exists():  # a plain transactional test's flush removed them
+            from diagnostics.roles import ensure_groups
+
+            ensure_groups()
         user.groups.add(Group.objects.get(name=role))
     return user
 
