@@ -152,24 +152,6 @@ def check_has_lab_value(clean: Mapping[str, object]) -> None:
         )
 
 
-def value_warning(field: str, value: float | None) -> str | None:
-    """A warning for an accepted but unusual lab value (outside the data's 0.1-99.9th percentiles)."""
-    test = LAB_TESTS.get(field)
-    if test is None or value is None:
-        return None
-    if test.warn_min is not None and value < test.warn_min:
-        return (
-            f"{field} {_with_unit(value, test.unit)} is unusually low "
-            f"(below {_with_unit(test.warn_min, test.unit)}); please check it"
-        )
-    if test.warn_max is not None and value > test.warn_max:
-        return (
-            f"{field} {_with_unit(value, test.unit)} is unusually high "
-            f"(above {_with_unit(test.warn_max, test.unit)}); please check it"
-        )
-    return None
-
-
 def _unwrap(value):
     # numpy and pandas scalars (np.float64, np.bool_) behave as their Python values.
     if type(value).__module__ == "numpy" and hasattr(value, "item"):

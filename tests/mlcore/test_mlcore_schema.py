@@ -2,6 +2,7 @@ import pickle
 
 import pytest
 
+from mlcore import rules
 from mlcore.schema import (
     CLASSES,
     HISTORY_FLAGS,
@@ -12,7 +13,6 @@ from mlcore.schema import (
     label_from_diagnosis,
     validate_panel,
     validate_panel_all,
-    value_warning,
 )
 
 
@@ -131,8 +131,8 @@ def test_input_error_survives_pickling():
 
 def test_unusual_values_warn_but_are_accepted():
     assert validate_panel(panel(TT4=400))["TT4"] == 400
-    assert "unusually high" in value_warning("TT4", 400)
-    assert value_warning("TT4", 104) is None
+    assert [w.params["direction"] for w in rules.unusual_values(panel(TT4=400))] == ["high"]
+    assert rules.unusual_values(panel(TT4=104)) == []
 
 
 @pytest.mark.parametrize(
