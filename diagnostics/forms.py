@@ -153,9 +153,7 @@ class LabPanelForm(forms.Form):
                 initial=site_units.get(name, units.our_unit(name)),
                 required=False,
             )
-        self.fields["confirm_warnings"] = forms.BooleanField(
-            label=_("I have checked these values"), required=False
-        )
+        self.fields["confirm_warnings"] = forms.BooleanField(label=_("I have checked these values"), required=False)
         self.fields["warnings_shown"] = forms.CharField(required=False, widget=forms.HiddenInput, max_length=64)
         self.patient: Patient | None = None
         self.clean_panel: dict | None = None

@@ -415,9 +415,7 @@ class PanelReview(models.Model):
 
     panel = models.ForeignKey(LabPanel, on_delete=models.CASCADE, related_name="reviews")
     # The prediction the clinician saw (kept null if it is ever deleted).
-    prediction = models.ForeignKey(
-        Prediction, null=True, blank=True, on_delete=models.SET_NULL, related_name="reviews"
-    )
+    prediction = models.ForeignKey(Prediction, null=True, blank=True, on_delete=models.SET_NULL, related_name="reviews")
     agrees = models.BooleanField(default=False)
     diagnosis = models.CharField(max_length=32, choices=ReviewDiagnosis.choices)
     comment = models.TextField(blank=True, max_length=2000)
@@ -431,9 +429,7 @@ class PanelReview(models.Model):
         ordering = ["-reviewed_at", "-id"]
         indexes = [models.Index(fields=["panel", "reviewed_at"], name="review_panel_time")]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(diagnosis__in=ReviewDiagnosis.values), name="review_diagnosis_valid"
-            ),
+            models.CheckConstraint(condition=Q(diagnosis__in=ReviewDiagnosis.values), name="review_diagnosis_valid"),
         ]
 
     def __str__(self) -> str:

@@ -91,8 +91,7 @@ def _outside_training_range(p: Mapping) -> str:
 
 def _unusual_combination(p: Mapping) -> str:
     return _(
-        "The combination of values is unlike the model's training panels (novelty score %(score)s above "
-        "%(threshold)s)."
+        "The combination of values is unlike the model's training panels (novelty score %(score)s above %(threshold)s)."
     ) % {"score": number(p.get("score")), "threshold": number(p.get("threshold"))}
 
 
@@ -113,14 +112,20 @@ def _discordant_high(p: Mapping) -> str:
 def _normal_with_abnormal(p: Mapping) -> str:
     params = {**_value_params(p), "low": number(p.get("low")), "high": number(p.get("high"))}
     if p.get("direction") == "low":
-        return _(
-            "The class is normal while %(field)s %(value)s %(unit)s is below its reference interval "
+        return (
+            _(
+                "The class is normal while %(field)s %(value)s %(unit)s is below its reference interval "
+                "%(low)s–%(high)s %(unit)s."
+            )
+            % params
+        )
+    return (
+        _(
+            "The class is normal while %(field)s %(value)s %(unit)s is above its reference interval "
             "%(low)s–%(high)s %(unit)s."
-        ) % params
-    return _(
-        "The class is normal while %(field)s %(value)s %(unit)s is above its reference interval "
-        "%(low)s–%(high)s %(unit)s."
-    ) % params
+        )
+        % params
+    )
 
 
 def _suppressed_tsh(p: Mapping) -> str:

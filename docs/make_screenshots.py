@@ -83,8 +83,10 @@ def take(base: str, password: str, data_file: Path, out: Path) -> None:
 
         page.goto(f"{base}/models/")
         page.click("table a[href^='/models/']")
-        page.wait_for_function("() => window.Chart && document.querySelector('canvas.perf-chart') && "
-                               "Chart.getChart(document.querySelector('canvas.perf-chart'))")
+        page.wait_for_function(
+            "() => window.Chart && document.querySelector('canvas.perf-chart') && "
+            "Chart.getChart(document.querySelector('canvas.perf-chart'))"
+        )
         page.screenshot(path=str(out / "model-performance.png"), full_page=True)
 
         upload = out.parent / "scoring-sample.data"
@@ -108,21 +110,30 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     args = parser.parse_args()
     data_dir = Path(os.environ.get("THYROWEB_DATA_DIR", ROOT / "var" / "data"))
-    data_file = next((data_dir / n for n in ("thyroid0387.data", "thyroid0387-dev.data") if (data_dir / n).exists()),
-                     None)
+    data_file = next(
+        (data_dir / n for n in ("thyroid0387.data", "thyroid0387-dev.data") if (data_dir / n).exists()), None
+    )
     if data_file is None:
         raise SystemExit(f"no thyroid0387 data in {data_dir}: set THYROWEB_DATA_DIR")
     with tempfile.TemporaryDirectory(prefix="thyroweb-screenshots-") as home:
         env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "CELERY_BROKER_URL")}
-        env.update(THYROWEB_HOME=home, THYROWEB_DATA_DIR=str(data_dir), STATIC_ROOT=str(Path(home) / "static"),
-                   LOG_LEVEL="WARNING", TF_CPP_MIN_LOG_LEVEL="2")
+        env.update(
+            THYROWEB_HOME=home,
+            THYROWEB_DATA_DIR=str(data_dir),
+            STATIC_ROOT=str(Path(home) / "static"),
+            LOG_LEVEL="WARNING",
+            TF_CPP_MIN_LOG_LEVEL="2",
+        )
         run(env, "migrate", "--no-input", "--verbosity", "0")
         run(env, "collectstatic", "--no-input", "--verbosity", "0")
         run(env, "setup_thyroweb")
         port = free_port()
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "thyroweb.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         base = f"http://127.0.0.1:{port}"
         try:

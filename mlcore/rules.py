@@ -291,6 +291,7 @@ def not_used_by_model(panel: Mapping, model_inputs) -> list[Reason]:
     unused = [name for name in LAB_TESTS if name not in model_inputs and _value(panel, name) is not None]
     return [Reason(NOT_USED_BY_MODEL, {"fields": unused})] if unused else []
 
+
 # (field, suspected unit (UCUM code), the rule's cut-off, how the value compares to it). Factors: the one
 # conversion table, mlcore.units (DOMAIN.md's LOINC table: 1 ug/dL T4 = 12.87 nmol/L, 1 ng/dL T3 =
 # 0.01536 nmol/L, 1 pg/mL FT3 = 1.536 pmol/L; FT4: 1 ng/dL = 12.87 pmol/L; 1 mU/mL = 1000 mU/L).

@@ -328,6 +328,7 @@ def test_the_walk_spots_a_view_that_declares_no_role():
     assert declared_role(Route("api/v1/bare", "bare-api", BareEndpoint.as_view(), "")) is None
     assert declared_role(Route("x/", "x", require_POST(role_required(ADMIN)(bare)), "")) == ADMIN
     assert declared_role(Route("api/v1/x", "x-api", DeclaredEndpoint.as_view(), "")) == DATA_MANAGER
+
     class OpenEndpoint(APIView):
         required_role = CLINICIAN
         permission_classes = []  # would drop the role check the settings add

@@ -25,7 +25,8 @@ def machine(clinician, active_version):  # noqa: F811
 
 
 def test_predict_answers_class_probabilities_explanation_and_version_without_storing(
-    machine, active_version  # noqa: F811
+    machine,
+    active_version,  # noqa: F811
 ):
     response = api(machine, "post", "/api/v1/predict", HYPO_PANEL)
     assert response.status_code == 200, response.content

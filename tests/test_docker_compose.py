@@ -75,6 +75,8 @@ def test_nginx_is_the_only_way_in_and_proxies_to_web():
 def test_the_web_health_check_asks_the_health_endpoint():
     check = " ".join(compose()["services"]["web"]["healthcheck"]["test"])
     assert "http://127.0.0.1:8000/healthz" in check
+
+
 def test_every_long_running_service_restarts_and_redis_keeps_its_data():
     services = compose()["services"]
     for name, service in services.items():

@@ -192,9 +192,7 @@ def test_a_job_interrupted_between_chunks_is_resumed_with_every_row_scored_once(
     assert Prediction.objects.filter(panel__source_ref__startswith=f"job{job.pk}:").count() == 35
     rows = result_rows(job)  # lines 1-10 read back from the database, the others scored by this run
     assert [row["line"] for row in rows] == [str(n) for n in range(1, 36)]
-    stored = {
-        p.panel.source_ref: p for p in Prediction.objects.filter(panel__source_ref__startswith=f"job{job.pk}:")
-    }
+    stored = {p.panel.source_ref: p for p in Prediction.objects.filter(panel__source_ref__startswith=f"job{job.pk}:")}
     for row in rows:
         prediction = stored[f"job{job.pk}:line{row['line']}"]
         assert (row["predicted_class"], row["outcome"]) == (prediction.predicted_class, prediction.outcome)

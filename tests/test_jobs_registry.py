@@ -103,9 +103,7 @@ def test_the_training_runs_comparison_is_used_when_it_was_made_against_the_activ
     assert trained.status == "active" and trained.metrics["promotion"]["held_out_rows"] == 900
 
 
-def test_scoring_uses_the_new_active_version_without_a_restart(
-    active_version, small_model_dir, tmp_path, data_manager
-):
+def test_scoring_uses_the_new_active_version_without_a_restart(active_version, small_model_dir, tmp_path, data_manager):
     import_dev_panels(300)
     panel = LabPanel.objects.first()
     assert score_panel(panel=panel).model_version == active_version

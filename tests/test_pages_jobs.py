@@ -111,10 +111,14 @@ def test_training_detail_carries_its_epoch_history_for_the_chart(client_for, dat
 
 
 def test_training_detail_splits_fit_and_refit_epochs_each_counted_from_one(client_for, data_manager):
-    fit = [{"stage": "fit", "epoch": e, "epochs": 50, "loss": 1 / e, "val_loss": v, "val_macro_f1": 0.5 + e / 10}
-           for e, v in ((1, 0.9), (2, 0.5), (3, 0.6), (4, 0.7))]
-    refit = [{"stage": "refit", "epoch": e, "epochs": 2, "loss": 0.4 / e, "val_loss": 0.5, "val_macro_f1": 0.7}
-             for e in (1, 2)]
+    fit = [
+        {"stage": "fit", "epoch": e, "epochs": 50, "loss": 1 / e, "val_loss": v, "val_macro_f1": 0.5 + e / 10}
+        for e, v in ((1, 0.9), (2, 0.5), (3, 0.6), (4, 0.7))
+    ]
+    refit = [
+        {"stage": "refit", "epoch": e, "epochs": 2, "loss": 0.4 / e, "val_loss": 0.5, "val_macro_f1": 0.7}
+        for e in (1, 2)
+    ]
     run = TrainingRun.objects.create(status=JobStatus.SUCCEEDED, epoch=2, epochs=2, history=fit + refit)
     response = client_for(data_manager).get(reverse("training_detail", args=[run.pk]))
     stages = response.context["stages"]

@@ -31,15 +31,26 @@ def reported(clinician):
     patient = make_patient("UCI-840801013", sex="F")
     earlier = make_panel(patient, collected_at=COLLECTED - timedelta(days=90), TSH=3.1, TT4=90.0)
     Prediction.objects.create(
-        panel=earlier, model_version=version, predicted_class="normal", p_normal=0.9, p_hyperthyroid=0.05,
+        panel=earlier,
+        model_version=version,
+        predicted_class="normal",
+        p_normal=0.9,
+        p_hyperthyroid=0.05,
         p_hypothyroid=0.05,
     )
     panel = make_panel(patient, collected_at=COLLECTED, TSH=45.5, TT4=40.0, FTI=42.0, T3=0.9, T4U=0.95)
     panel.created_by = clinician
     panel.save()
     Prediction.objects.create(
-        panel=panel, model_version=version, outcome="refer", predicted_class="hypothyroid", p_normal=0.1,
-        p_hyperthyroid=0.02, p_hypothyroid=0.88, uncertain=True, requested_by=clinician,
+        panel=panel,
+        model_version=version,
+        outcome="refer",
+        predicted_class="hypothyroid",
+        p_normal=0.1,
+        p_hyperthyroid=0.02,
+        p_hypothyroid=0.88,
+        uncertain=True,
+        requested_by=clinician,
         reasons=[{"code": "context_not_covered", "params": {"context": "pregnant"}}],
         warnings=[{"code": "fti_inconsistent", "params": {"FTI": 42, "expected": 42.1}}],
     )

@@ -47,7 +47,9 @@ def test_age_is_counted_in_completed_years_on_the_collection_date():
 
 
 def test_the_lab_form_stores_the_date_of_birth_and_computes_the_age_left_empty(
-    client_for, clinician, active_version  # noqa: F811
+    client_for,
+    clinician,
+    active_version,  # noqa: F811
 ):
     response = client_for(clinician).post(reverse("panel_create"), form_data(date_of_birth="1960-01-06"))
     assert response.status_code == 302, response.context["form"].errors if response.context else ""
@@ -62,7 +64,9 @@ def test_a_typed_age_wins_over_the_date_of_birth(client_for, clinician, active_v
 
 
 def test_a_known_patient_gets_a_date_of_birth_once_and_the_form_offers_it(
-    client_for, clinician, active_version  # noqa: F811
+    client_for,
+    clinician,
+    active_version,  # noqa: F811
 ):
     patient = make_patient("MRN-DOB")
     client = client_for(clinician)
@@ -87,7 +91,9 @@ def test_an_api_panel_without_age_takes_it_from_the_patients_date_of_birth(clini
     assert created.status_code == 201, created.content
     body = {key: value for key, value in HYPO_PANEL.items() if key not in ("sex", "age")}
     response = api(
-        machine, "post", f"/api/v1/patients/{created.json()['id']}/panels/",
+        machine,
+        "post",
+        f"/api/v1/patients/{created.json()['id']}/panels/",
         {**body, "collected_at": "2026-01-05T09:30:00+01:00"},
     )
     assert response.status_code == 201, response.content

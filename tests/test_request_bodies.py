@@ -104,9 +104,7 @@ def test_a_chunked_body_the_server_did_not_dechunk_is_refused_with_411():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(
-    "url", ["/api/v1/predict", "/api/v1/predict/bulk", "/api/v1/patients/", "/api/v1/fhir/Bundle"]
-)
+@pytest.mark.parametrize("url", ["/api/v1/predict", "/api/v1/predict/bulk", "/api/v1/patients/", "/api/v1/fhir/Bundle"])
 def test_a_post_without_a_body_is_a_400_naming_the_body(clinician, url):
     response = token_client(clinician).generic("POST", url, b"", content_type="application/json")
     assert response.status_code == 400

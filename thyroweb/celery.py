@@ -1,4 +1,5 @@
 """The Celery application: Redis broker in production, eager in-process tasks by default."""
+
 import os
 
 from celery import Celery

@@ -1,4 +1,5 @@
 """WSGI entry point (gunicorn thyroweb.wsgi)."""
+
 import os
 
 # A web request scores one panel (or one bulk batch): BLAS thread pools only spin against the other

@@ -300,6 +300,7 @@ class PredictionSerializer(serializers.ModelSerializer):
 
     def get_pattern(self, prediction: Prediction) -> PatternSerializer(allow_null=True):  # type: ignore[valid-type]
         return with_message(prediction.pattern)
+
     @extend_schema_field(serializers.ChoiceField(choices=CLASSES, allow_null=True))
     def get_predicted_class(self, prediction: Prediction) -> str | None:
         return prediction.predicted_class or None
@@ -399,6 +400,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
         for label in run.reviews_used.values_list("label", flat=True):
             counts[label] += 1
         return counts
+
     recoveries = RecoverySerializer(many=True, read_only=True)
 
     class Meta:

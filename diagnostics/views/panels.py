@@ -114,5 +114,3 @@ def _probability_rows(prediction) -> list[dict]:
         {"class": name, "p": p, "percent": round(100 * p), "top": name == prediction.predicted_class}
         for name, p in prediction.probabilities.items()
     ]
-
-

@@ -52,8 +52,11 @@ def history(clinician):
     patient = make_patient("UCI-840801013", sex="F")
     start = datetime(2025, 3, 1, 9, 30, tzinfo=PARIS)
     panels = []
-    for days, tsh, tt4, predicted in ((0, 1.8, 104.0, "normal"), (120, 0.01, 190.0, "hyperthyroid"),
-                                      (300, 45.0, 40.0, "hypothyroid")):
+    for days, tsh, tt4, predicted in (
+        (0, 1.8, 104.0, "normal"),
+        (120, 0.01, 190.0, "hyperthyroid"),
+        (300, 45.0, 40.0, "hypothyroid"),
+    ):
         panel = make_panel(patient, collected_at=start + timedelta(days=days), TSH=tsh, TT4=tt4)
         make_prediction(panel, version, predicted)
         panels.append(panel)
@@ -63,9 +66,7 @@ def history(clinician):
     return {"patient": patient, "panels": panels}
 
 
-def test_the_report_downloads_from_the_result_and_patient_pages_in_english_and_french(
-    live_server, history, tmp_path
-):
+def test_the_report_downloads_from_the_result_and_patient_pages_in_english_and_french(live_server, history, tmp_path):
     from playwright.sync_api import sync_playwright
 
     if shutil.which("pdftotext") is None:
@@ -91,8 +92,10 @@ def test_the_report_downloads_from_the_result_and_patient_pages_in_english_and_f
         download.value.save_as(files["patient"])
         browser.close()
 
-    text = {key: subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
-                                check=True).stdout for key, path in files.items()}
+    text = {
+        key: subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+        for key, path in files.items()
+    }
     for key in text:
         assert "UCI-840801013" in text[key]
     assert "Refer: hypothyroid" in text["en"] and "Low confidence" in text["en"]
@@ -161,8 +164,17 @@ def test_the_result_page_compares_with_the_previous_panel_and_prints_without_nav
         caption = page.inner_text("#comparison caption")
         tsh = page.inner_text('#comparison tr[data-test="TSH"]')
         page.emulate_media(media="print")  # printed: the content without navigation, forms and buttons
-        printed = {selector: page.is_visible(selector) for selector in
-                   ("header.site nav", "#language", "#report-en", "#comparison", "#prediction-title", "footer.site")}
+        printed = {
+            selector: page.is_visible(selector)
+            for selector in (
+                "header.site nav",
+                "#language",
+                "#report-en",
+                "#comparison",
+                "#prediction-title",
+                "footer.site",
+            )
+        }
         page.emulate_media(media="screen")
         page.click("text=Open the previous panel")
         previous_heading = page.inner_text("#comparison caption")
@@ -171,17 +183,34 @@ def test_the_result_page_compares_with_the_previous_panel_and_prints_without_nav
     assert "2025-06-29 09:30" in caption and "hyperthyroid" in caption
     assert tsh.split("\t")[:4] == ["TSH", "0.01", "45", "+44.99 (+449900 %)"]
     assert "2025-03-01 09:30" in previous_heading
-    assert printed == {"header.site nav": False, "#language": False, "#report-en": False, "#comparison": True,
-                       "#prediction-title": True, "footer.site": True}
+    assert printed == {
+        "header.site nav": False,
+        "#language": False,
+        "#report-en": False,
+        "#comparison": True,
+        "#prediction-title": True,
+        "footer.site": True,
+    }
 
 
 def test_the_training_chart_draws_fit_and_refit_as_separate_series_with_labelled_axes(live_server, data_manager):
     from playwright.sync_api import sync_playwright
 
-    fit = [{"stage": "fit", "epoch": e, "epochs": 40, "loss": 1.0 / e, "val_loss": 0.3 + abs(e - 3) / 10,
-            "val_macro_f1": 0.6 + e / 50} for e in range(1, 7)]
-    refit = [{"stage": "refit", "epoch": e, "epochs": 3, "loss": 0.5 / e, "val_loss": 0.3, "val_macro_f1": 0.66}
-             for e in range(1, 4)]
+    fit = [
+        {
+            "stage": "fit",
+            "epoch": e,
+            "epochs": 40,
+            "loss": 1.0 / e,
+            "val_loss": 0.3 + abs(e - 3) / 10,
+            "val_macro_f1": 0.6 + e / 50,
+        }
+        for e in range(1, 7)
+    ]
+    refit = [
+        {"stage": "refit", "epoch": e, "epochs": 3, "loss": 0.5 / e, "val_loss": 0.3, "val_macro_f1": 0.66}
+        for e in range(1, 4)
+    ]
     run = TrainingRun.objects.create(status=JobStatus.SUCCEEDED, epoch=3, epochs=3, history=fit + refit)
     with sync_playwright() as playwright:
         browser = chromium(playwright)
@@ -206,16 +235,31 @@ def test_the_training_chart_draws_fit_and_refit_as_separate_series_with_labelled
     assert len(fit_sets) == 3 and all(s["xs"] == [1, 2, 3, 4, 5, 6] for s in fit_sets)
     assert len(refit_sets) == 1 and refit_sets[0]["xs"] == [1, 2, 3]
     assert refit_sets[0]["label"].startswith("Refit")
-    assert chart["titles"] == {"x": "Epoch (counted from 1 in each stage)", "f1": "Validation macro-F1",
-                               "loss": "Loss (cross-entropy)"}
+    assert chart["titles"] == {
+        "x": "Epoch (counted from 1 in each stage)",
+        "f1": "Validation macro-F1",
+        "loss": "Loss (cross-entropy)",
+    }
     assert "6 epochs (at most 40)" in stages and "3 of 3 epochs" in stages
 
 
 # Every page, every role: no horizontal overflow at 390 px; the header fits one row at 1280 px. ------------
 
 # JSON, files and POST-only routes are not pages.
-NOT_PAGES = ("api/", "/progress/", "/results/", "report.pdf", "/activate/", "/start/", "audit/export", "/review/",
-             "/refresh/", "healthz", "readyz", "template.csv")
+NOT_PAGES = (
+    "api/",
+    "/progress/",
+    "/results/",
+    "report.pdf",
+    "/activate/",
+    "/start/",
+    "audit/export",
+    "/review/",
+    "/refresh/",
+    "healthz",
+    "readyz",
+    "template.csv",
+)
 PAGE_ROUTES = [r for r in APP_ROUTES if not any(part in r.pattern for part in NOT_PAGES)]
 
 OVERFLOW = """() => {
@@ -232,13 +276,19 @@ OVERFLOW = """() => {
 
 
 def test_no_page_overflows_at_390_px_for_any_role_and_the_header_fits_at_1280(
-    live_server, world, clinician, data_manager, admin_user  # noqa: F811
+    live_server,
+    world,  # noqa: F811
+    clinician,
+    data_manager,
+    admin_user,  # noqa: F811
 ):
     from playwright.sync_api import sync_playwright
 
     make_panel(world["patient"], collected_at=world["panel"].collected_at - timedelta(days=30), TSH=0.02)
-    pages = {role: [url_of(r, world) for r in PAGE_ROUTES if RANK[declared_role(r) or CLINICIAN] <= RANK[role]]
-             for role in USERS}
+    pages = {
+        role: [url_of(r, world) for r in PAGE_ROUTES if RANK[declared_role(r) or CLINICIAN] <= RANK[role]]
+        for role in USERS
+    }
     overflowing, headers, problems = [], {}, []
     with sync_playwright() as playwright:
         browser = chromium(playwright)

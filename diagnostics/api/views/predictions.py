@@ -21,9 +21,7 @@ class PredictionFilters(serializers.Serializer):
 
 
 def visible_predictions():
-    return Prediction.objects.filter(panel__patient__deleted_at__isnull=True).select_related(
-        "panel", "model_version"
-    )
+    return Prediction.objects.filter(panel__patient__deleted_at__isnull=True).select_related("panel", "model_version")
 
 
 @extend_schema(

@@ -8,9 +8,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("path", help="path to thyroid0387.data (or a file in the same format)")
-        parser.add_argument(
-            "--skip-bad", action="store_true", help="import the good lines and list the rejected ones"
-        )
+        parser.add_argument("--skip-bad", action="store_true", help="import the good lines and list the rejected ones")
 
     def handle(self, *args, path: str, skip_bad: bool, **options):
         try:
