@@ -341,22 +341,35 @@ def scoring_jobs(*, limit: int = 50):
     return list(ScoringJob.objects.select_related("model_version", "created_by").order_by("-created_at")[:limit])
 
 
+def _best_epoch(rows: list[dict]) -> int | None:
+    scored = [row for row in rows if _is_number(row.get("val_loss"))]
+    best = min(scored, key=lambda row: (row["val_loss"], row["epoch"]), default=None)
+    return best["epoch"] if best else None
+
+
 def training_stages(history: list[dict]) -> dict:
-    """A training run's epochs split by stage (mlcore.train): the early-stopped "fit", then the "refit" of the
-    chosen number of epochs on train + validation rows. Each stage counts its epochs from 1."""
+    """A training run's epochs split by stage (mlcore.train.train_model): the early-stopped "fit" of the
+    model kept, then one early-stopped "cv" model per fold of the training rows, whose out-of-fold
+    predictions set the temperature and the referral threshold. Each stage counts its epochs from 1."""
     rows = [row for row in history or [] if isinstance(row, dict) and isinstance(row.get("epoch"), int)]
     fit = [row for row in rows if row.get("stage", "fit") == "fit"]
-    refit = [row for row in rows if row.get("stage") == "refit"]
-    scored = [row for row in fit if _is_number(row.get("val_loss"))]
-    best = min(scored, key=lambda row: (row["val_loss"], row["epoch"]), default=None)
+    by_fold: dict[int, list[dict]] = {}
+    for row in rows:
+        if row.get("stage") == "cv" and isinstance(row.get("fold"), int):
+            by_fold.setdefault(row["fold"], []).append(row)
+    cv = [
+        {"fold": fold + 1, "rows": by_fold[fold], "epochs": len(by_fold[fold]), "best_epoch": _best_epoch(by_fold[fold])}
+        for fold in sorted(by_fold)
+    ]
     return {
         "fit": fit,
-        "refit": refit,
+        "cv": cv,
         "fit_epochs": len(fit),
         "max_epochs": fit[-1].get("epochs") if fit else None,
-        "refit_epochs": len(refit),
-        "refit_planned": refit[-1].get("epochs") if refit else None,
-        "best_epoch": refit[-1].get("epochs") if refit else (best["epoch"] if best else None),
+        "best_epoch": _best_epoch(fit),
+        "cv_folds": len(cv),
+        "cv_epochs_low": min((fold["epochs"] for fold in cv), default=None),
+        "cv_epochs_high": max((fold["epochs"] for fold in cv), default=None),
     }
 
 

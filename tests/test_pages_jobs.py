@@ -107,27 +107,39 @@ def test_training_detail_carries_its_epoch_history_for_the_chart(client_for, dat
     html = client_for(data_manager).get(reverse("training_detail", args=[run.pk])).content.decode()
     start = html.index('<script id="training-data" type="application/json">')
     charts = json.loads(html[html.index(">", start) + 1 : html.index("</script>", start)])
-    assert charts["fit"] == history and charts["refit"] == []
+    assert charts["fit"] == history and charts["cv"] == []
 
 
-def test_training_detail_splits_fit_and_refit_epochs_each_counted_from_one(client_for, data_manager):
+def training_history(fit_losses, cv_folds):
+    """A history as mlcore.train.train_model reports it: the fit of the model kept, then the out-of-fold models."""
     fit = [
         {"stage": "fit", "epoch": e, "epochs": 50, "loss": 1 / e, "val_loss": v, "val_macro_f1": 0.5 + e / 10}
-        for e, v in ((1, 0.9), (2, 0.5), (3, 0.6), (4, 0.7))
+        for e, v in enumerate(fit_losses, start=1)
     ]
-    refit = [
-        {"stage": "refit", "epoch": e, "epochs": 2, "loss": 0.4 / e, "val_loss": 0.5, "val_macro_f1": 0.7}
-        for e in (1, 2)
+    cv = [
+        {"stage": "cv", "fold": fold, "epoch": e, "epochs": 50, "loss": 0.4 / e, "val_loss": v, "val_macro_f1": 0.7}
+        for fold, losses in enumerate(cv_folds)
+        for e, v in enumerate(losses, start=1)
     ]
-    run = TrainingRun.objects.create(status=JobStatus.SUCCEEDED, epoch=2, epochs=2, history=fit + refit)
+    return fit + cv
+
+
+def test_training_detail_splits_the_kept_model_and_the_out_of_fold_models_each_counted_from_one(
+    client_for, data_manager
+):
+    history = training_history([0.9, 0.5, 0.6, 0.7], [[0.8, 0.4, 0.45], [0.7, 0.6, 0.5, 0.55, 0.6]])
+    run = TrainingRun.objects.create(status=JobStatus.SUCCEEDED, epoch=5, epochs=50, history=history)
     response = client_for(data_manager).get(reverse("training_detail", args=[run.pk]))
     stages = response.context["stages"]
     assert [row["epoch"] for row in stages["fit"]] == [1, 2, 3, 4]
-    assert [row["epoch"] for row in stages["refit"]] == [1, 2]
-    assert (stages["fit_epochs"], stages["max_epochs"], stages["best_epoch"], stages["refit_epochs"]) == (4, 50, 2, 2)
+    assert [(fold["fold"], fold["epochs"], fold["best_epoch"]) for fold in stages["cv"]] == [(1, 3, 2), (2, 5, 3)]
+    assert [row["epoch"] for row in stages["cv"][1]["rows"]] == [1, 2, 3, 4, 5]
+    assert (stages["fit_epochs"], stages["max_epochs"], stages["best_epoch"], stages["cv_folds"]) == (4, 50, 2, 2)
     html = response.content.decode()
-    assert "4 epochs (at most 50)" in html and "2 of 2 epochs" in html
+    assert "4 epochs (at most 50)" in html and "2 folds, 3–5 epochs each" in html
     assert 'id="chart-training"' in html and "js/charts.js" in html
+    french = client_for(data_manager).get(reverse("training_detail", args=[run.pk]), HTTP_ACCEPT_LANGUAGE="fr")
+    assert "2 plis, 3–5 époques chacun" in french.content.decode()
 
 
 def test_results_download_serves_the_file_and_is_audited(client_for, data_manager, settings, tmp_path):

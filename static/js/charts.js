@@ -104,14 +104,14 @@
   function drawTrainingHistory() {
     var data = readJSON("training-data");
     var canvas = document.getElementById("chart-training");
-    if (!data || !canvas || !(data.fit.length || data.refit.length)) return;
+    if (!data || !canvas || !(data.fit.length || data.cv.length)) return;
     function series(rows, key) {
       return rows.filter(function (row) { return typeof row[key] === "number" && isFinite(row[key]); })
         .map(function (row) { return { x: row.epoch, y: row[key] }; });
     }
     var labels = canvas.dataset;
-    // Fit (early-stopped, with validation) and refit (train + validation, no validation of its own) are
-    // separate series: each counts its epochs from 1, so they are never joined into one line.
+    // The model kept ("fit") and each out-of-fold model ("cv", for the calibration) are separate series:
+    // each counts its epochs from 1, so they are never joined into one line.
     var datasets = [
       { label: labels.f1Label, data: series(data.fit, "val_macro_f1"), borderColor: "#2e7d32",
         backgroundColor: "#2e7d32", yAxisID: "f1", pointRadius: 2, stage: "fit" },
@@ -120,10 +120,11 @@
       { label: labels.valLossLabel, data: series(data.fit, "val_loss"), borderColor: "#c62828",
         backgroundColor: "#c62828", yAxisID: "loss", pointRadius: 2, borderDash: [4, 3], stage: "fit" },
     ];
-    if (data.refit.length) {
-      datasets.push({ label: labels.refitLossLabel, data: series(data.refit, "loss"), borderColor: "#8a4b00",
-                      backgroundColor: "#8a4b00", yAxisID: "loss", pointRadius: 2, borderDash: [1, 2], stage: "refit" });
-    }
+    data.cv.forEach(function (fold) {
+      datasets.push({ label: labels.cvLossLabel.replace("{fold}", fold.fold), data: series(fold.rows, "val_loss"),
+                      borderColor: "#8d8d8d", backgroundColor: "#8d8d8d", borderWidth: 1, yAxisID: "loss",
+                      pointRadius: 0, borderDash: [1, 2], stage: "cv" });
+    });
     new Chart(canvas, {
       type: "line",
       data: { datasets: datasets },

@@ -1,6 +1,6 @@
 """Issue 15 in real Chromium: the PDF report downloaded from the pages, the lab history charts (TSH on a log axis,
 points coloured by class, value and outcome on hover), the previous-panel comparison, the training chart's fit and
-refit series, and no horizontal overflow at 390 px on any page for any role (with a one-row header at 1280 px).
+out-of-fold series, and no horizontal overflow at 390 px on any page for any role (with a one-row header at 1280 px).
 
 ORM calls stay outside ``with sync_playwright()``.
 """
@@ -193,25 +193,15 @@ def test_the_result_page_compares_with_the_previous_panel_and_prints_without_nav
     }
 
 
-def test_the_training_chart_draws_fit_and_refit_as_separate_series_with_labelled_axes(live_server, data_manager):
+def test_the_training_chart_draws_the_kept_model_and_each_out_of_fold_model_apart_with_labelled_axes(
+    live_server, data_manager
+):
     from playwright.sync_api import sync_playwright
 
-    fit = [
-        {
-            "stage": "fit",
-            "epoch": e,
-            "epochs": 40,
-            "loss": 1.0 / e,
-            "val_loss": 0.3 + abs(e - 3) / 10,
-            "val_macro_f1": 0.6 + e / 50,
-        }
-        for e in range(1, 7)
-    ]
-    refit = [
-        {"stage": "refit", "epoch": e, "epochs": 3, "loss": 0.5 / e, "val_loss": 0.3, "val_macro_f1": 0.66}
-        for e in range(1, 4)
-    ]
-    run = TrainingRun.objects.create(status=JobStatus.SUCCEEDED, epoch=3, epochs=3, history=fit + refit)
+    from tests.test_pages_jobs import training_history
+
+    history = training_history([0.3 + abs(e - 3) / 10 for e in range(1, 7)], [[0.5, 0.4, 0.45], [0.6, 0.5]])
+    run = TrainingRun.objects.create(status=JobStatus.SUCCEEDED, epoch=2, epochs=50, history=history)
     with sync_playwright() as playwright:
         browser = chromium(playwright)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -231,16 +221,16 @@ def test_the_training_chart_draws_fit_and_refit_as_separate_series_with_labelled
         browser.close()
 
     fit_sets = [s for s in chart["sets"] if s["stage"] == "fit"]
-    refit_sets = [s for s in chart["sets"] if s["stage"] == "refit"]
+    cv_sets = [s for s in chart["sets"] if s["stage"] == "cv"]
     assert len(fit_sets) == 3 and all(s["xs"] == [1, 2, 3, 4, 5, 6] for s in fit_sets)
-    assert len(refit_sets) == 1 and refit_sets[0]["xs"] == [1, 2, 3]
-    assert refit_sets[0]["label"].startswith("Refit")
+    assert [s["xs"] for s in cv_sets] == [[1, 2, 3], [1, 2]]
+    assert [s["label"] for s in cv_sets] == ["Out-of-fold model 1: validation loss", "Out-of-fold model 2: validation loss"]
     assert chart["titles"] == {
         "x": "Epoch (counted from 1 in each stage)",
         "f1": "Validation macro-F1",
         "loss": "Loss (cross-entropy)",
     }
-    assert "6 epochs (at most 40)" in stages and "3 of 3 epochs" in stages
+    assert "6 epochs (at most 50)" in stages and "2 folds, 2–3 epochs each" in stages
 
 
 # Every page, every role: no horizontal overflow at 390 px; the header fits one row at 1280 px. ------------
