@@ -138,12 +138,33 @@ def panel_outcomes(frame, probabilities: np.ndarray, uncertain_threshold: float)
     one with no lab value at all), "refer" (top probability below the low-confidence threshold)
     or "assessed".
 
-    The one place the evaluation decides outcomes: to be pointed at the referral rules
-    (mlcore/rules.py) when they land.
+    The model's own referral: the rule a benchmark can apply to any model's probabilities. The
+    application refers on every rule of mlcore/rules.py too (rule_referrals counts those).
     """
     outcome = np.where(probabilities.max(axis=1) < uncertain_threshold, "refer", "assessed").astype(object)
     outcome[frame["TSH"].isna().to_numpy()] = "not_assessed"
     return outcome
+
+
+def rule_referrals(predictor, frame) -> dict:
+    """What the application would answer for these rows (Predictor.predict: every referral rule
+    of mlcore/rules.py and the guideline reading): {"n_refer_any_rule", "accuracy_not_referred_any_rule",
+    "reasons": {code: rows referred for it}} over the assessed rows."""
+    from collections import Counter
+
+    from mlcore.data import class_indices
+
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    results = predictor.predict(records, explain=False)
+    truth = class_indices(frame["label"])
+    assessed = [(r, t) for r, t in zip(results, truth, strict=True) if r.outcome != "not_assessed"]
+    answered = [CLASSES.index(r.predicted_class) == t for r, t in assessed if r.outcome == "assessed"]
+    reasons = Counter(reason["code"] for r, _ in assessed if r.outcome == "refer" for reason in r.reasons)
+    return {
+        "n_refer_any_rule": sum(r.outcome == "refer" for r, _ in assessed),
+        "accuracy_not_referred_any_rule": float(np.mean(answered)) if answered else None,
+        "reasons": dict(reasons.most_common()),
+    }
 
 
 def evaluate_model(predictor, records_or_frame, *, labs=None, summary: bool = False) -> dict:
@@ -183,6 +204,7 @@ def evaluate_model(predictor, records_or_frame, *, labs=None, summary: bool = Fa
         metrics["labs"] = list(labs)
     if summary:  # JSON-safe (stored in a database): None where a figure is undefined (no rows)
         return {key: None if _undefined(metrics[key]) else metrics[key] for key in SUMMARY_KEYS}
+    metrics["all_rules"] = rule_referrals(predictor, labelled)
     metrics["n_excluded_other"] = int(len(frame) - len(labelled))
     metrics["ece_uncalibrated"] = expected_calibration_error(raw, y)
     metrics["temperature"] = predictor.temperature

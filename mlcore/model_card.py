@@ -136,6 +136,7 @@ def render_model_card(metadata: dict) -> str:
             f"temperature scaling {metrics['ece_uncalibrated']:.3f}); referred "
             f"{_fmt(metrics.get('referral_rate'), '.1%')} with accuracy "
             f"{_fmt(metrics.get('accuracy_not_referred'))} on the rows answered.",
+            *_all_rules_lines(metrics.get("all_rules"), metrics["n"]),
             "",
             "| class | precision | recall | F1 |",
             "| --- | --- | --- | --- |",
@@ -214,6 +215,21 @@ def _scope_section(scope: dict | None) -> list[str]:
         "",
     ]
     return lines
+
+
+def _all_rules_lines(rules: dict | None, n: int) -> list[str]:
+    """The application's referral on the held-out rows: every rule of mlcore/rules.py, by reason."""
+    if not rules:
+        return []
+    reasons = ", ".join(f"{code.replace('_', ' ')} {count}" for code, count in rules["reasons"].items())
+    return [
+        "",
+        f"With every referral rule, as the application answers, {rules['n_refer_any_rule']} of {n} are referred "
+        f"({rules['n_refer_any_rule'] / max(n, 1):.1%}; accuracy on the rows answered "
+        f"{_fmt(rules['accuracy_not_referred_any_rule'])}). Rows referred for each reason (a row can have several): "
+        f"{reasons or 'none'}. Most come from the contexts out of scope and from the guideline reading: a",
+        "subclinical pattern (TSH just outside its interval, thyroxine normal) that the 1980s labels call normal.",
+    ]
 
 
 def write_model_card(path: str | Path, metadata: dict) -> None:

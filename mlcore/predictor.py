@@ -50,12 +50,16 @@ class Predictor:
         self.version: str = metadata["version"]
         self.temperature = float(metadata["temperature"])
         self.decision_weights = np.array([metadata["decision_weights"][c] for c in CLASSES])
-        self.uncertain_threshold: float = float(metadata["uncertain_threshold"])
         self.scope = rules.ModelScope.from_metadata(metadata)
         self._groups = preprocessor.feature_groups
         self._baseline = preprocessor.transform([metadata["explanation_baseline"]])[0]
         novelty = metadata.get("scope", {}).get("novelty")
         self._novelty = NoveltyScorer(novelty) if novelty and novelty.get("threshold") is not None else None
+
+    @property
+    def uncertain_threshold(self) -> float:
+        """The low-confidence referral threshold (held by the scope the rules read)."""
+        return self.scope.uncertain_threshold
 
     @classmethod
     def load(cls, model_dir: str | Path | None = None) -> Predictor:

@@ -4,7 +4,14 @@ Numeric inputs (age, the six Garvan lab tests and the derived T3/TT4 ratio)
 get a piecewise-linear encoding whose bin edges are the split points of a
 small decision tree fitted on the training labels (Gorishniy et al. 2022),
 plus a robust-scaled, softly clipped log value and a missing indicator. A
-missing value encodes as zeros with its indicator set. Flags are 0/1, sex is
+missing value encodes as zeros with its indicator set.
+
+Each interior bin edge also gets a step bit (value above the edge: 1). The
+Garvan labels follow the laboratory's cut-offs exactly (every hypothyroid row
+has TSH 6.1 mU/L or more), and a ramp that starts at a cut-off barely moves
+just above it (TSH 6.1 is 0.06 of the way along a 6.05-6.95 bin), so a network
+reading ramps alone called TSH 6.1-6.4 normal where a tree splits. The step
+bits let it draw the same edge. Flags are 0/1, sex is
 one-hot. A missing FTI is derived from TT4 / T4U when both are given.
 
 The referral source is not an input of models trained now (it acted as a
@@ -115,6 +122,7 @@ class Preprocessor:
     # Both False only in models saved before these choices (read from their preprocessing.json).
     derive_fti: bool = True
     use_referral_source: bool = False
+    step_bits: bool = True  # False in models saved before step bits
 
     def fit(self, rows, labels: Sequence[str], *, seed: int = 0) -> Preprocessor:
         y = np.array([CLASSES.index(label) for label in labels])
@@ -138,7 +146,8 @@ class Preprocessor:
         groups: dict[str, list[int]] = {}
         start = 0
         for name in NUMERIC_FEATURES:
-            width = len(self.edges[name]) - 1 + 2
+            bins = len(self.edges[name]) - 1
+            width = bins + (bins - 1 if self.step_bits else 0) + 2
             groups[name] = list(range(start, start + width))
             start += width
         for name in HISTORY_FLAGS:
@@ -174,7 +183,11 @@ class Preprocessor:
             np.clip(ramps, 0.0, 1.0, out=ramps)
             if missing.any():
                 ramps[missing] = 0.0
-            out[:, columns[0] : columns[-1] - 1] = ramps
+            out[:, columns[0] : columns[0] + len(edges) - 1] = ramps
+            if self.step_bits:
+                steps = filled[:, None] > edges[None, 1:-1]
+                steps[missing] = False
+                out[:, columns[0] + len(edges) - 1 : columns[-2]] = steps
             z = (np.log1p(np.maximum(filled, 0.0)) - self.log_median[name]) / self.log_scale[name]
             # Smooth clipping (RealMLP): roughly linear near 0, bounded by 3 for extreme values.
             out[:, columns[-2]] = np.where(missing, 0.0, z / np.sqrt(1.0 + (z / 3.0) ** 2))
@@ -198,6 +211,7 @@ class Preprocessor:
             "log_scale": self.log_scale,
             "derive_fti": self.derive_fti,
             "use_referral_source": self.use_referral_source,
+            "step_bits": self.step_bits,
         }
 
     @classmethod
@@ -210,6 +224,7 @@ class Preprocessor:
             log_scale={k: float(v) for k, v in data["log_scale"].items()},
             derive_fti=bool(data.get("derive_fti", False)),
             use_referral_source=bool(data.get("use_referral_source", True)),
+            step_bits=bool(data.get("step_bits", False)),
         )
 
     def save(self, path: str | Path) -> None:

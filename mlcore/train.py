@@ -39,6 +39,7 @@ SUMMARY_METRICS = (
     "n_refer",
     "referral_rate",
     "accuracy_not_referred",
+    "all_rules",
     "subgroups",
     "partial_panels",
 )
@@ -60,6 +61,8 @@ class TrainingConfig:
     class_weight_power: float = 0.5
     max_leaves: int = 16
     min_leaf: int = 24
+    # A step bit per tree-cut edge besides the ramps (mlcore.preprocessing): the labels' cut-offs.
+    step_bits: bool = True
     val_size: float = 0.15
     test_size: float = 0.15
     # TabM networks averaged (initialised with seeds seed, seed + 1, ...; trained side by side in
@@ -211,7 +214,9 @@ def fit_ensemble(
     config = config or TrainingConfig()
     max_epochs = epochs or config.max_epochs
     min_leaf = max(5, min(config.min_leaf, len(rows) // 60))
-    preprocessor = Preprocessor(max_leaves=config.max_leaves, min_leaf=min_leaf).fit(rows, rows["label"], seed=seed)
+    preprocessor = Preprocessor(max_leaves=config.max_leaves, min_leaf=min_leaf, step_bits=config.step_bits).fit(
+        rows, rows["label"], seed=seed
+    )
     rows = rows.reset_index(drop=True)
     # Network m leaves out its own stratified validation rows (seed + m): each early-stopping
     # judgement is on rows that network never saw, and between them the networks learn from every row.
@@ -415,9 +420,10 @@ def describe_architecture(config: TrainingConfig, seed: int) -> str:
         f"trained side by side), each an ensemble of {config.k} MLP members (BatchEnsemble adapters), "
         f"{config.depth} blocks of {config.width} units, each Linear -> BatchNorm -> ReLU -> Dropout "
         f"{config.dropout}; each network leaves out its own validation rows ({config.val_size:.0%}), "
-        "early stopping on their mean log-loss; inputs: tree-cut piecewise-linear encoding + robust log value + "
-        "missing indicator per numeric feature (FTI derived from TT4 / T4U when missing), 0/1 flags, "
-        "one-hot sex (referral source not an input)"
+        "early stopping on their mean log-loss; inputs: tree-cut piecewise-linear encoding"
+        + (" + a step bit per bin edge" if config.step_bits else "")
+        + " + robust log value + missing indicator per numeric feature (FTI derived from TT4 / T4U when "
+        "missing), 0/1 flags, one-hot sex (referral source not an input)"
         + ("; trained on the rows plus a copy with lab values masked" if config.mask_labs else "")
     )
 

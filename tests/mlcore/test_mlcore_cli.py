@@ -36,6 +36,11 @@ def test_evaluate_with_only_some_labs_counts_not_assessed_and_referred_rows(dev_
     assert 0 <= metrics["accuracy_not_referred"] <= 1 and 0 <= metrics["macro_f1"] <= 1
     complete = json.loads(run("evaluate", "--data", str(dev_data_path), "--json").stdout)
     assert metrics["n_not_assessed"] == complete["n_not_assessed"]  # TSH kept: the same rows lack it
+    # what the application would answer: every low-confidence referral and more (contexts, discordance...)
+    rules = metrics["all_rules"]
+    assert metrics["n_refer"] == rules["reasons"]["low_confidence"] <= rules["n_refer_any_rule"] <= metrics["n"]
+    assert rules["reasons"]["context_not_covered"] > 0 and rules["reasons"]["discordant_low_tsh_low_thyroxine"] > 0
+    assert rules["accuracy_not_referred_any_rule"] >= metrics["accuracy_not_referred"] - 0.01
 
 
 def test_evaluate_refuses_an_unknown_lab(dev_data_path):

@@ -99,3 +99,27 @@ def test_models_saved_before_the_change_keep_their_encoding(fitted):
     reloaded = Preprocessor.from_dict(old)
     assert reloaded.use_referral_source and not reloaded.derive_fti
     assert reloaded.n_features == preprocessor.n_features + 6
+
+
+def test_a_step_bit_marks_each_edge_so_a_cut_off_is_a_step(fitted):
+    preprocessor, _ = fitted
+    edges = np.array(preprocessor.edges["TSH"])
+    cut = edges[(edges > 4) & (edges < 10)][0]  # the labels' TSH cut-off (test above)
+    below, above = preprocessor.transform([validate_panel({"TSH": cut - 0.04}), validate_panel({"TSH": cut + 0.04})])
+    columns = preprocessor.feature_groups["TSH"]
+    steps = slice(columns[0] + len(edges) - 1, columns[-2])
+    # ramps move by a few hundredths across the cut-off; one step bit goes from 0 to 1
+    assert np.abs(above[columns[0] : steps.start] - below[columns[0] : steps.start]).max() < 0.2
+    assert above[steps].sum() - below[steps].sum() == 1
+    assert len(columns) == 2 * (len(edges) - 1) - 1 + 2
+
+
+def test_models_saved_before_step_bits_keep_their_encoding(fitted):
+    preprocessor, frame = fitted
+    old = preprocessor.to_dict()
+    del old["step_bits"]
+    reloaded = Preprocessor.from_dict(old)
+    interior_edges = sum(len(edges) - 2 for edges in preprocessor.edges.values())
+    assert not reloaded.step_bits and reloaded.n_features == preprocessor.n_features - interior_edges
+    encoded = reloaded.transform(frame.head(50))
+    assert encoded.shape == (50, reloaded.n_features)
