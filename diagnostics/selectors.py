@@ -358,7 +358,12 @@ def training_stages(history: list[dict]) -> dict:
         if row.get("stage") == "cv" and isinstance(row.get("fold"), int):
             by_fold.setdefault(row["fold"], []).append(row)
     cv = [
-        {"fold": fold + 1, "rows": by_fold[fold], "epochs": len(by_fold[fold]), "best_epoch": _best_epoch(by_fold[fold])}
+        {
+            "fold": fold + 1,
+            "rows": by_fold[fold],
+            "epochs": len(by_fold[fold]),
+            "best_epoch": _best_epoch(by_fold[fold]),
+        }
         for fold in sorted(by_fold)
     ]
     return {

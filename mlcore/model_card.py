@@ -80,7 +80,16 @@ def render_model_card(metadata: dict) -> str:
         metadata["architecture"] + ".",
         "",
         "Why: tree-cut piecewise-linear encoding lets the network follow the thresholds on TSH, FTI",
-        "and T3 that the labels follow; the TabM ensemble averages members cheaply; averaging",
+        "and T3 that the labels follow, and a step bit at each edge where the class the bins point to",
+        "changes lets it draw them as steps (a ramp alone called TSH 6.1-6.4 with normal thyroxine normal,",
+        "where every such training record is hypothyroid); edges inside a class's range get no step, so",
+        "the probabilities there only bend and the lab sweeps stay monotone. Step edges: "
+        + (
+            "; ".join(f"{name} {', '.join(f'{v:g}' for v in edges)}" for name, edges in metadata["step_edges"].items())
+            if metadata.get("step_edges")
+            else "none"
+        )
+        + ". The TabM ensemble averages members cheaply; averaging",
         f"{config.get('members', 1)} independently initialised networks keeps the shipped model from being one",
         "draw of the seed lottery (the single-network recipe gave held-out macro-F1 0.929-0.947 over",
         "four seeds; `bench/model_quality.py` reports the seed spread of this recipe); batch",

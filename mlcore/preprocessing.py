@@ -6,17 +6,14 @@ small decision tree fitted on the training labels (Gorishniy et al. 2022),
 plus a robust-scaled, softly clipped log value and a missing indicator. A
 missing value encodes as zeros with its indicator set.
 
-Each interior bin edge also gets a step bit (value above the edge: 1). The
-Garvan labels follow the laboratory's cut-offs exactly (every hypothyroid row
-has TSH 6.1 mU/L or more), and a ramp that starts at a cut-off barely moves
-just above it (TSH 6.1 is 0.06 of the way along a 6.05-6.95 bin), so a network
-reading ramps alone called TSH 6.1-6.4 normal where a tree splits. The step
-bits let it draw the same edge. Flags are 0/1, sex is
-one-hot. A missing FTI is derived from TT4 / T4U when both are given.
-
-The referral source is not an input of models trained now (it acted as a
-shortcut to the referring Garvan site); models saved before it was dropped
-still read it (``use_referral_source`` in their preprocessing.json).
+Where the class a bin points to changes from one bin to the next, the edge
+between them also gets a step bit (value above the edge: 1). The Garvan labels
+follow the laboratory's cut-offs exactly (every hypothyroid row has TSH 6.1
+mU/L or more), and a ramp that starts at a cut-off barely moves just above it
+(TSH 6.1 is 0.06 of the way along a 6.05-6.95 bin), so a network reading ramps
+alone called TSH 6.1-6.4 normal where a tree splits. Edges inside a class's
+range get no step: a step there would let the probabilities jump back and
+forth between bins, where a ramp only bends.
 
 Transforming needs numpy only (the web process never imports scikit-learn);
 fitting imports scikit-learn.
@@ -90,6 +87,23 @@ def numeric_matrix(rows, *, fti_from_tt4_t4u: bool = True) -> np.ndarray:
     return matrix
 
 
+def class_boundaries(values: np.ndarray, labels: np.ndarray, edges: Sequence[float]) -> list[float]:
+    """The interior edges where the class a bin points to changes: in each bin, the class whose share
+    of the bin's rows most exceeds its share of all rows (shares smoothed by one row of the prior)."""
+    present = ~np.isnan(values)
+    x, y = values[present], labels[present]
+    if len(edges) < 3 or len(x) == 0:
+        return []
+    n_classes = len(CLASSES)
+    prior = (np.bincount(y, minlength=n_classes) + 1.0) / (len(y) + n_classes)
+    bins = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2)
+    counts = np.zeros((len(edges) - 1, n_classes))
+    np.add.at(counts, (bins, y), 1.0)
+    lift = (counts + prior) / (counts.sum(axis=1, keepdims=True) + 1.0) / prior
+    leading = lift.argmax(axis=1)
+    return [float(edges[i + 1]) for i in range(len(edges) - 2) if leading[i] != leading[i + 1]]
+
+
 def tree_cut_edges(
     values: np.ndarray, labels: np.ndarray, *, max_leaves: int, min_leaf: int, seed: int = 0
 ) -> list[float]:
@@ -122,7 +136,9 @@ class Preprocessor:
     # Both False only in models saved before these choices (read from their preprocessing.json).
     derive_fti: bool = True
     use_referral_source: bool = False
-    step_bits: bool = True  # False in models saved before step bits
+    # Edges with a step bit, per numeric feature (class_boundaries); fitted when step_bits is true.
+    step_bits: bool = True
+    steps: dict[str, list[float]] = field(default_factory=dict)
 
     def fit(self, rows, labels: Sequence[str], *, seed: int = 0) -> Preprocessor:
         y = np.array([CLASSES.index(label) for label in labels])
@@ -130,6 +146,7 @@ class Preprocessor:
         for j, name in enumerate(NUMERIC_FEATURES):
             values = matrix[:, j]
             self.edges[name] = tree_cut_edges(values, y, max_leaves=self.max_leaves, min_leaf=self.min_leaf, seed=seed)
+            self.steps[name] = class_boundaries(values, y, self.edges[name]) if self.step_bits else []
             logs = np.log1p(np.maximum(values[~np.isnan(values)], 0.0))
             if len(logs):
                 q25, q50, q75 = np.percentile(logs, [25, 50, 75])
@@ -147,7 +164,7 @@ class Preprocessor:
         start = 0
         for name in NUMERIC_FEATURES:
             bins = len(self.edges[name]) - 1
-            width = bins + (bins - 1 if self.step_bits else 0) + 2
+            width = bins + len(self.steps.get(name, ())) + 2
             groups[name] = list(range(start, start + width))
             start += width
         for name in HISTORY_FLAGS:
@@ -184,10 +201,11 @@ class Preprocessor:
             if missing.any():
                 ramps[missing] = 0.0
             out[:, columns[0] : columns[0] + len(edges) - 1] = ramps
-            if self.step_bits:
-                steps = filled[:, None] > edges[None, 1:-1]
-                steps[missing] = False
-                out[:, columns[0] + len(edges) - 1 : columns[-2]] = steps
+            steps = np.asarray(self.steps.get(name, ()), dtype=np.float64)
+            if len(steps):
+                bits = filled[:, None] > steps[None, :]
+                bits[missing] = False
+                out[:, columns[0] + len(edges) - 1 : columns[-2]] = bits
             z = (np.log1p(np.maximum(filled, 0.0)) - self.log_median[name]) / self.log_scale[name]
             # Smooth clipping (RealMLP): roughly linear near 0, bounded by 3 for extreme values.
             out[:, columns[-2]] = np.where(missing, 0.0, z / np.sqrt(1.0 + (z / 3.0) ** 2))
@@ -212,6 +230,7 @@ class Preprocessor:
             "derive_fti": self.derive_fti,
             "use_referral_source": self.use_referral_source,
             "step_bits": self.step_bits,
+            "steps": self.steps,
         }
 
     @classmethod
@@ -225,6 +244,7 @@ class Preprocessor:
             derive_fti=bool(data.get("derive_fti", False)),
             use_referral_source=bool(data.get("use_referral_source", True)),
             step_bits=bool(data.get("step_bits", False)),
+            steps={k: [float(v) for v in vs] for k, vs in data.get("steps", {}).items()},
         )
 
     def save(self, path: str | Path) -> None:

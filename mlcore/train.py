@@ -61,7 +61,8 @@ class TrainingConfig:
     class_weight_power: float = 0.5
     max_leaves: int = 16
     min_leaf: int = 24
-    # A step bit per tree-cut edge besides the ramps (mlcore.preprocessing): the labels' cut-offs.
+    # A step bit at each tree-cut edge where the bins' leading class changes (mlcore.preprocessing):
+    # the labels' cut-offs.
     step_bits: bool = True
     val_size: float = 0.15
     test_size: float = 0.15
@@ -421,7 +422,7 @@ def describe_architecture(config: TrainingConfig, seed: int) -> str:
         f"{config.depth} blocks of {config.width} units, each Linear -> BatchNorm -> ReLU -> Dropout "
         f"{config.dropout}; each network leaves out its own validation rows ({config.val_size:.0%}), "
         "early stopping on their mean log-loss; inputs: tree-cut piecewise-linear encoding"
-        + (" + a step bit per bin edge" if config.step_bits else "")
+        + (" + a step bit at each edge where the bins' leading class changes" if config.step_bits else "")
         + " + robust log value + missing indicator per numeric feature (FTI derived from TT4 / T4U when "
         "missing), 0/1 flags, one-hot sex (referral source not an input)"
         + ("; trained on the rows plus a copy with lab values masked" if config.mask_labs else "")
@@ -512,6 +513,11 @@ def train_model(
         "seed": seed,
         "config": asdict(config),
         "architecture": describe_architecture(config, seed),
+        "step_edges": {
+            name: [round(edge, 4) for edge in edges]
+            for name, edges in trained.preprocessor.steps.items()
+            if edges and name in LAB_TESTS
+        },
         "n_features": trained.preprocessor.n_features,
         "temperature": trained.temperature,
         "decision_weights": dict(zip(CLASSES, trained.decision_weights, strict=True)),

@@ -224,7 +224,10 @@ def test_the_training_chart_draws_the_kept_model_and_each_out_of_fold_model_apar
     cv_sets = [s for s in chart["sets"] if s["stage"] == "cv"]
     assert len(fit_sets) == 3 and all(s["xs"] == [1, 2, 3, 4, 5, 6] for s in fit_sets)
     assert [s["xs"] for s in cv_sets] == [[1, 2, 3], [1, 2]]
-    assert [s["label"] for s in cv_sets] == ["Out-of-fold model 1: validation loss", "Out-of-fold model 2: validation loss"]
+    assert [s["label"] for s in cv_sets] == [
+        "Out-of-fold model 1: validation loss",
+        "Out-of-fold model 2: validation loss",
+    ]
     assert chart["titles"] == {
         "x": "Epoch (counted from 1 in each stage)",
         "f1": "Validation macro-F1",

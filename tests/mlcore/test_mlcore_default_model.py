@@ -41,6 +41,19 @@ def test_textbook_panels_get_their_class(predictor):
     assert results[0].probabilities["normal"] > 0.9
 
 
+@pytest.mark.parametrize("base", [{}, {"T3": None}, {"T3": None, "T4U": None, "FTI": None}])
+def test_the_tsh_cut_off_of_the_labels_is_a_step_not_a_slope(predictor, base):
+    """Every hypothyroid record of the training data has TSH 6.1 mU/L or more (compensated
+    hypothyroidism, Garvan code G), and normal records rarely do: just above the cut-off with normal
+    thyroxine the class is hypothyroid, as the guideline reading's subclinical pattern says (TSH above
+    its interval, shared/DOMAIN.md), and just below it the class is normal. The model read this cut-off
+    as a slope before each bin edge got a step bit (TSH 6.1-6.4 called normal, p 0.1-0.5)."""
+    below, above = predictor.predict([panel(**base, TSH=5.6), panel(**base, TSH=6.2)], explain=False)
+    assert below.predicted_class == "normal"
+    assert above.predicted_class == "hypothyroid" and above.probabilities["hypothyroid"] > 0.8
+    assert not any(reason["code"] == "model_disagrees_with_reading" for reason in above.reasons)
+
+
 @pytest.mark.parametrize(
     "base",
     [

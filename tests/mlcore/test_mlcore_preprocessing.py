@@ -101,25 +101,39 @@ def test_models_saved_before_the_change_keep_their_encoding(fitted):
     assert reloaded.n_features == preprocessor.n_features + 6
 
 
-def test_a_step_bit_marks_each_edge_so_a_cut_off_is_a_step(fitted):
+def test_a_step_bit_marks_each_cut_off_where_the_class_changes_and_only_there(fitted):
     preprocessor, _ = fitted
-    edges = np.array(preprocessor.edges["TSH"])
-    cut = edges[(edges > 4) & (edges < 10)][0]  # the labels' TSH cut-off (test above)
-    below, above = preprocessor.transform([validate_panel({"TSH": cut - 0.04}), validate_panel({"TSH": cut + 0.04})])
+    edges, steps = np.array(preprocessor.edges["TSH"]), preprocessor.steps["TSH"]
+    # the labels' TSH cut-offs: hypothyroid above about 6 mU/L, hyperthyroid at a low TSH (about 0.3)
+    cut = [step for step in steps if 4 < step < 10]
+    assert len(cut) == 1 and any(step < 0.5 for step in steps)
+    assert set(steps) < set(edges[1:-1])  # edges inside a class's range only bend (ramps)
+    below, above = preprocessor.transform(
+        [validate_panel({"TSH": cut[0] - 0.04}), validate_panel({"TSH": cut[0] + 0.04})]
+    )
     columns = preprocessor.feature_groups["TSH"]
-    steps = slice(columns[0] + len(edges) - 1, columns[-2])
+    bits = slice(columns[0] + len(edges) - 1, columns[-2])
     # ramps move by a few hundredths across the cut-off; one step bit goes from 0 to 1
-    assert np.abs(above[columns[0] : steps.start] - below[columns[0] : steps.start]).max() < 0.2
-    assert above[steps].sum() - below[steps].sum() == 1
-    assert len(columns) == 2 * (len(edges) - 1) - 1 + 2
+    assert np.abs(above[columns[0] : bits.start] - below[columns[0] : bits.start]).max() < 0.2
+    assert above[bits].sum() - below[bits].sum() == 1
+    assert len(columns) == len(edges) - 1 + len(steps) + 2
+
+
+def test_class_boundaries_are_where_the_leading_class_of_the_bins_changes():
+    from mlcore.preprocessing import class_boundaries
+
+    values = np.array([1.0] * 50 + [3.0] * 50 + [5.0] * 50 + [7.0] * 50)
+    labels = np.array([0] * 50 + [0] * 45 + [2] * 5 + [2] * 40 + [0] * 10 + [2] * 50)
+    # the bins point to normal, normal, hypothyroid, hypothyroid: one step, at 4
+    assert class_boundaries(values, labels, [0.0, 2.0, 4.0, 6.0, 8.0]) == [4.0]
 
 
 def test_models_saved_before_step_bits_keep_their_encoding(fitted):
     preprocessor, frame = fitted
     old = preprocessor.to_dict()
-    del old["step_bits"]
+    del old["step_bits"], old["steps"]
     reloaded = Preprocessor.from_dict(old)
-    interior_edges = sum(len(edges) - 2 for edges in preprocessor.edges.values())
-    assert not reloaded.step_bits and reloaded.n_features == preprocessor.n_features - interior_edges
+    n_steps = sum(len(steps) for steps in preprocessor.steps.values())
+    assert n_steps > 0 and not reloaded.step_bits and reloaded.n_features == preprocessor.n_features - n_steps
     encoded = reloaded.transform(frame.head(50))
     assert encoded.shape == (50, reloaded.n_features)
