@@ -312,3 +312,31 @@ def test_no_page_overflows_at_390_px_for_any_role_and_the_header_fits_at_1280(
     assert overflowing == []
     assert all(height < 60 for height in headers.values()), headers  # one row is 49 px; two would be 80
     assert [p for p in problems if "404 (Not Found)" not in p] == []  # the 404 page is visited on purpose
+
+
+def test_table_cells_keep_their_words_whole_at_1280_px(live_server, history):
+    """The page-wide "break anywhere" rule (for 390 px phones) once let tables squeeze a test name, a unit
+    or a record number over two lines ("TS H", "nmol/ L", "UCI-87011903 5"): each stays on one line."""
+    from playwright.sync_api import sync_playwright
+
+    panel = history["panels"][-1]
+    one_line = """(selector) => [...document.querySelectorAll(selector)].map((cell) => {
+      const range = document.createRange();
+      range.selectNodeContents(cell);
+      const tops = new Set([...range.getClientRects()].map((rect) => Math.round(rect.top)));
+      return [cell.textContent.trim(), tops.size];
+    })"""
+    with sync_playwright() as playwright:
+        browser = chromium(playwright)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        log_in(page, live_server.url, "clin")
+        page.goto(f"{live_server.url}{reverse('panel_detail', args=[panel.pk])}")
+        lab_cells = page.evaluate(
+            one_line, "#values-title ~ table tbody th, #values-title ~ table tbody td:nth-child(3)"
+        )
+        page.goto(f"{live_server.url}{reverse('dashboard')}")
+        record_numbers = page.evaluate(one_line, "a.record-number")
+        browser.close()
+    assert {"TSH", "TBG", "nmol/L", "pmol/L"} <= {text for text, _ in lab_cells}
+    assert record_numbers and "UCI-840801013" in {text for text, _ in record_numbers}
+    assert [text for text, lines in lab_cells + record_numbers if text and lines != 1] == []
