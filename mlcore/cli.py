@@ -97,9 +97,10 @@ def cmd_evaluate(args) -> int:
         f"answered without referral {metrics['accuracy_not_referred']:.4f}"
     )
     rules = metrics["all_rules"]
+    accuracy = rules["accuracy_not_referred_any_rule"]
     print(
         f"referred by any rule, as the application does {rules['n_refer_any_rule']}; accuracy on the rows "
-        f"answered {rules['accuracy_not_referred_any_rule'] or float('nan'):.4f}; reasons: "
+        f"answered {'n/a' if accuracy is None else f'{accuracy:.4f}'}; reasons: "
         + (", ".join(f"{code} {n}" for code, n in rules["reasons"].items()) or "none")
     )
     print(f"{'class':14s} {'precision':>9s} {'recall':>7s} {'F1':>6s} {'n':>6s}")

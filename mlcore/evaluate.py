@@ -154,8 +154,7 @@ def rule_referrals(predictor, frame) -> dict:
 
     from mlcore.data import class_indices
 
-    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    results = predictor.predict(records, explain=False)
+    results = predictor.predict(frame, explain=False)  # the rules read a NaN as not measured
     truth = class_indices(frame["label"])
     assessed = [(r, t) for r, t in zip(results, truth, strict=True) if r.outcome != "not_assessed"]
     answered = [CLASSES.index(r.predicted_class) == t for r, t in assessed if r.outcome == "assessed"]

@@ -4,7 +4,8 @@ Numeric inputs (age, the six Garvan lab tests and the derived T3/TT4 ratio)
 get a piecewise-linear encoding whose bin edges are the split points of a
 small decision tree fitted on the training labels (Gorishniy et al. 2022),
 plus a robust-scaled, softly clipped log value and a missing indicator. A
-missing value encodes as zeros with its indicator set.
+missing value encodes as zeros with its indicator set. Flags are 0/1, sex is
+one-hot. A missing FTI is derived from TT4 / T4U when both are given.
 
 Where the class a bin points to changes from one bin to the next, the edge
 between them also gets a step bit (value above the edge: 1). The Garvan labels
@@ -14,6 +15,10 @@ mU/L or more), and a ramp that starts at a cut-off barely moves just above it
 alone called TSH 6.1-6.4 normal where a tree splits. Edges inside a class's
 range get no step: a step there would let the probabilities jump back and
 forth between bins, where a ramp only bends.
+
+The referral source is not an input of models trained now (it acted as a
+shortcut to the referring Garvan site); models saved before it was dropped
+still read it (``use_referral_source`` in their preprocessing.json).
 
 Transforming needs numpy only (the web process never imports scikit-learn);
 fitting imports scikit-learn.
