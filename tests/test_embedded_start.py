@@ -84,6 +84,24 @@ def group_alive(pgid: int) -> bool:
         return False
 
 
+def csrf_token(page) -> str:
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+
+
+def start_from_page(session, base: str, path: str, data: dict, files: dict):
+    """Post the start form of the jobs page at ``path`` (with its CSRF token) and check that the page
+    answers with a redirect in under 1 s: the job is queued, not run in the request."""
+    token = csrf_token(session.get(f"{base}{path}", timeout=10))
+    started = time.monotonic()
+    answer = session.post(f"{base}{path}start/", timeout=30, allow_redirects=False,
+                          headers={"Referer": f"{base}{path}"},
+                          data={"csrfmiddlewaretoken": token, **data}, files=files)  # fmt: skip
+    elapsed = time.monotonic() - started
+    assert answer.status_code == 302, answer.text[-2000:]
+    assert elapsed < 1.0, f"the page {path} waited {elapsed:.2f} s for the job"
+    return answer
+
+
 def test_make_start_runs_a_scoring_job_in_the_background_and_ctrl_c_stops_everything(installed, tmp_path):
     home, env = installed
     port, log = free_port(), tmp_path / "launch.log"
@@ -99,24 +117,15 @@ def test_make_start_runs_a_scoring_job_in_the_background_and_ctrl_c_stops_everyt
 
         wait_until(up, 90, "the web server", log)
         session = requests.Session()
-        page = session.get(f"{base}/accounts/login/", timeout=10)
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        token = csrf_token(session.get(f"{base}/accounts/login/", timeout=10))
         login = {"username": "manager", "password": PASSWORD, "csrfmiddlewaretoken": token}
         done = session.post(f"{base}/accounts/login/", data=login, timeout=10,
                             headers={"Referer": f"{base}/accounts/login/"})  # fmt: skip
         assert done.url.rstrip("/") != f"{base}/accounts/login", "login failed"
 
-        page = session.get(f"{base}/jobs/scoring/", timeout=10)
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
         data_file = ("\n".join(scorable_dev_lines(400)) + "\n").encode()
-        started = time.monotonic()
-        answer = session.post(f"{base}/jobs/scoring/start/", timeout=30, allow_redirects=False,
-                              headers={"Referer": f"{base}/jobs/scoring/"},
-                              data={"csrfmiddlewaretoken": token, "mode": "score_only"},
-                              files={"uploaded_file": ("panels.data", data_file, "text/plain")})  # fmt: skip
-        elapsed = time.monotonic() - started
-        assert answer.status_code == 302, answer.text[-2000:]
-        assert elapsed < 1.0, f"the page waited {elapsed:.2f} s for the job"
+        answer = start_from_page(session, base, "/jobs/scoring/", {"mode": "score_only"},
+                                 {"uploaded_file": ("panels.data", data_file, "text/plain")})  # fmt: skip
         job_url = base + answer.headers["Location"]
         job_id = int(re.search(r"/jobs/scoring/(\d+)/", job_url).group(1))
         # The job was queued to the broker's folder, not run in the request.
@@ -132,17 +141,9 @@ def test_make_start_runs_a_scoring_job_in_the_background_and_ctrl_c_stops_everyt
         assert session.get(f"{job_url}results/", timeout=10).text.count("\n") == 401
 
         # A training run (the 34 s wait of issue 15): the page returns at once, the worker trains.
-        page = session.get(f"{base}/jobs/training/", timeout=10)
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
         training_data = ("\n".join(dev_lines(1000)) + "\n").encode()
-        started = time.monotonic()
-        answer = session.post(f"{base}/jobs/training/start/", timeout=30, allow_redirects=False,
-                              headers={"Referer": f"{base}/jobs/training/"},
-                              data={"csrfmiddlewaretoken": token, "epochs": "2"},
-                              files={"data_file": ("extra.data", training_data, "text/plain")})  # fmt: skip
-        elapsed = time.monotonic() - started
-        assert answer.status_code == 302, answer.text[-2000:]
-        assert elapsed < 1.0, f"the training page waited {elapsed:.2f} s"
+        answer = start_from_page(session, base, "/jobs/training/", {"epochs": "2"},
+                                 {"data_file": ("extra.data", training_data, "text/plain")})  # fmt: skip
         run_id = int(re.search(r"/jobs/training/(\d+)/", answer.headers["Location"]).group(1))
         assert f"Training run {run_id} started." in session.get(base + answer.headers["Location"], timeout=10).text
 
