@@ -20,11 +20,17 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
 
 @dataclass
 class PredictionResult:
-    """One scored panel: the outcome (``assessed``, ``refer`` or ``not_assessed``), the class and
-    calibrated probabilities (None when not assessed), coded reasons and warnings, the explanation.
+    """One scored panel (the answer every way in gives): the outcome (``assessed``, ``refer`` or
+    ``not_assessed``), the class and calibrated probabilities (None when not assessed), coded reasons
+    (why refer, why not assessed), coded notes (shown beside the answer; the outcome stands), coded
+    warnings on the inputs, the conditions beside the class, the guideline reading and the explanation.
 
     ``uncertain`` is true whenever the outcome is not ``assessed`` (what clients read before the
-    outcome existed). ``pattern`` is the guideline reading of the panel, when one is made."""
+    outcome existed). ``pattern`` is the guideline reading of the panel, when one is made.
+    ``conditions`` lists every condition code of ``mlcore.conditions.CONDITION_CODES`` the model knows,
+    in that order, as ``{"code", "probability", "present"}`` (``present``: the probability reaches the
+    condition's decision threshold); empty for a model without a condition head and when not assessed.
+    Reasons, notes and warnings are ``{"code", "params"}`` (mlcore.rules), worded by the app."""
 
     predicted_class: str | None
     probabilities: dict[str, float] | None
@@ -34,6 +40,8 @@ class PredictionResult:
     reasons: list[dict] = field(default_factory=list)
     warnings: list[dict] = field(default_factory=list)
     pattern: dict | None = None
+    notes: list[dict] = field(default_factory=list)
+    conditions: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)

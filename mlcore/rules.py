@@ -119,11 +119,13 @@ class ModelScope:
 
 @dataclass(frozen=True)
 class Assessment:
-    """The outcome of one panel with its reasons (why refer / why not assessed) and warnings."""
+    """The outcome of one panel with its reasons (why refer / why not assessed), its notes (findings shown
+    beside the answer that do not change the outcome) and its input warnings."""
 
     outcome: str
     reasons: tuple[Reason, ...] = ()
     warnings: tuple[Reason, ...] = ()
+    notes: tuple[Reason, ...] = ()
 
 
 def lab_value(panel: Mapping, name: str) -> float | None:
