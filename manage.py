@@ -9,6 +9,10 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "thyroweb.settings")
     from django.core.management import execute_from_command_line
 
+    from thyroweb.home import prepare_home
+
+    prepare_home()  # the embedded default's folder and kept secret key, before the settings are read
+
     execute_from_command_line(sys.argv)
 
 

@@ -10,7 +10,8 @@ import pytest
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PROBE = (
-    "import json, django; django.setup(); from django.conf import settings as s; "
+    "import json, django; from thyroweb.home import prepare_home; prepare_home(); django.setup(); "
+    "from django.conf import settings as s; "
     "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'], 'name': str(s.DATABASES['default']['NAME']), "
     "'eager': s.CELERY_TASK_ALWAYS_EAGER, 'broker': s.CELERY_BROKER_URL, 'debug': s.DEBUG, "
     "'hosts': s.ALLOWED_HOSTS, 'secret_len': len(s.SECRET_KEY)}))"
@@ -43,6 +44,30 @@ def test_embedded_default_is_sqlite_with_eager_tasks_and_generated_secret(tmp_pa
     # The generated secret is kept, so sessions survive a restart.
     assert settings_in(tmp_path)["secret_len"] == probe["secret_len"]
     assert (tmp_path / "home" / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_importing_the_settings_creates_and_writes_nothing(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in CONFIG_VARS}
+    env.update(THYROWEB_HOME=str(tmp_path / "home"), THYROWEB_EMBEDDED_BROKER="1")
+    probe = "import thyroweb.settings as s; print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL)"
+    done = subprocess.run([sys.executable, "-c", probe], cwd=BASE_DIR, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["django.db.backends.sqlite3", "filesystem://localhost//"]
+    assert not (tmp_path / "home").exists()  # no folder, no secret key file, no broker folders
+
+
+def test_the_entry_points_prepare_the_home_once(tmp_path, monkeypatch):
+    from thyroweb.home import prepare_home
+
+    monkeypatch.setenv("THYROWEB_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("THYROWEB_EMBEDDED_BROKER", "1")
+    for name in ("SECRET_KEY", "CELERY_BROKER_URL"):
+        monkeypatch.delenv(name, raising=False)
+    prepare_home()
+    key = (tmp_path / "home" / "secret_key").read_text()
+    assert (tmp_path / "home" / "broker" / "queue").is_dir() and (tmp_path / "home" / "broker" / "control").is_dir()
+    prepare_home()
+    assert (tmp_path / "home" / "secret_key").read_text() == key  # kept, not written again
 
 
 def test_database_url_selects_postgresql_and_broker_url_disables_eager_mode(tmp_path):

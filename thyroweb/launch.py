@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from thyroweb.home import home_dir, prepare_home
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 STOP_SECONDS = 15  # a worker in the middle of a job gets this long; the healer resumes the job at next start
 
@@ -57,8 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     if env.get("CELERY_BROKER_URL"):
         print("CELERY_BROKER_URL is set: start the worker and beat of that broker yourself", file=sys.stderr)
         return 2
-    home = Path(env.get("THYROWEB_HOME", BASE_DIR / "var")).resolve()
-    home.mkdir(parents=True, exist_ok=True)
+    os.environ["THYROWEB_EMBEDDED_BROKER"] = "1"
+    prepare_home()  # the folder, the kept secret key and the broker's folders, before three processes read them
+    home = home_dir()
     stopping = False
 
     def on_signal(signum, frame):

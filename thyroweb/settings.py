@@ -16,6 +16,9 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from mlcore.units import parse_site_units
+from thyroweb import home
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -60,8 +63,9 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-# Where the embedded default keeps its database, media and generated secret.
-THYROWEB_HOME = Path(os.environ.get("THYROWEB_HOME", BASE_DIR / "var")).resolve()
+# Where the embedded default keeps its database, media and generated secret (thyroweb/home.py creates it
+# when a process starts: importing these settings creates and writes nothing).
+THYROWEB_HOME = home.home_dir()
 
 # Debug pages leak data: off unless asked for.
 DEBUG = env_bool("DEBUG", False)
@@ -74,7 +78,6 @@ if DATABASE_URL:
     # open fresh connections instead of failing on stale ones.
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 else:
-    THYROWEB_HOME.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -86,18 +89,15 @@ USING_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.p
 
 
 def _secret_key() -> str:
-    """SECRET_KEY from the environment; the embedded default generates one per install."""
+    """SECRET_KEY from the environment; the embedded default reads the one kept under THYROWEB_HOME (written
+    once by thyroweb.home.prepare_home when a process starts), or, before any was written (settings read by
+    a tool), a key for this process only."""
     key = os.environ.get("SECRET_KEY", "")
     if key:
         return key
     if USING_POSTGRES and not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DATABASE_URL points to PostgreSQL")
-    key_file = THYROWEB_HOME / "secret_key"
-    if not key_file.exists():
-        key_file.parent.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
-    return key_file.read_text().strip()
+    return home.read_secret_key() or secrets.token_urlsafe(50)
 
 
 SECRET_KEY = _secret_key()
@@ -254,8 +254,6 @@ THYROWEB_PROCESS_CACHE_SECONDS = env_int("THYROWEB_PROCESS_CACHE_SECONDS", 5)
 
 def env_site_units(name: str, default: str) -> dict[str, str]:
     """Read FIELD=unit pairs (mlcore.units.parse_site_units); fail loudly on a field or unit it does not know."""
-    from mlcore.units import parse_site_units
-
     raw = os.environ.get(name, default)
     try:
         return parse_site_units(raw)
@@ -294,7 +292,7 @@ THYROWEB_MONITORING_PERIODS = env_int("THYROWEB_MONITORING_PERIODS", 12)
 # eagerly in-process.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
 THYROWEB_EMBEDDED_BROKER = not CELERY_BROKER_URL and env_bool("THYROWEB_EMBEDDED_BROKER", False)
-EMBEDDED_BROKER_DIR = THYROWEB_HOME / "broker"
+EMBEDDED_BROKER_DIR = home.broker_dir()
 if THYROWEB_EMBEDDED_BROKER:
     CELERY_BROKER_URL = "filesystem://localhost//"
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
@@ -327,9 +325,8 @@ if os.environ.get("CELERY_UNACKED_RESTORE_SECONDS"):
         unacked_restore_interval=env_int("CELERY_UNACKED_RESTORE_SECONDS", 10), unacked_restore_throttle=1
     )
 if THYROWEB_EMBEDDED_BROKER:
-    # One folder holds the queues (every process reads and writes it), one the fan-out tables (worker pings).
-    for folder in ("queue", "control"):
-        (EMBEDDED_BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
+    # One folder holds the queues (every process reads and writes it), one the fan-out tables (worker pings);
+    # thyroweb/launch.py creates them (thyroweb.home.prepare_home) before it starts the processes.
     CELERY_BROKER_TRANSPORT_OPTIONS.update(
         data_folder_in=str(EMBEDDED_BROKER_DIR / "queue"),
         data_folder_out=str(EMBEDDED_BROKER_DIR / "queue"),

@@ -9,8 +9,10 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 
+from thyroweb.home import prepare_home  # noqa: E402
 from thyroweb.request_bodies import ChunkedBodyMiddleware  # noqa: E402
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "thyroweb.settings")
+prepare_home()  # the embedded default's folder and kept secret key, before the settings are read
 # Chunked request bodies are read whole (with a Content-Length for Django) or refused, never taken as empty.
 application = ChunkedBodyMiddleware(get_wsgi_application())
