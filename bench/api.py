@@ -51,6 +51,8 @@ from rest_framework.authtoken.models import Token  # noqa: E402
 
 from diagnostics.access import CLINICIAN  # noqa: E402
 from diagnostics.models import ModelVersion  # noqa: E402
+from diagnostics.services.registry import active_model_version  # noqa: E402
+from mlcore.data import read_uci  # noqa: E402
 from mlcore.schema import LAB_TESTS  # noqa: E402
 from tests.nginx_proxy import nginx  # noqa: E402
 from tests.servers import start_gunicorn, stop_gunicorn  # noqa: E402
@@ -61,14 +63,11 @@ BULK_PANELS = 10_000
 
 def ensure_active_model() -> str:
     """The active version's name; trains and activates a small model only when there is none at all."""
-    from diagnostics.services.registry import active_model_version
-
     try:
         return active_model_version().version
     except Exception as missing:  # noqa: BLE001 (no shipped model yet)
         print(f"no active model ({missing.__class__.__name__}); training a small one on the dev data ...")
-    from mlcore.data import read_uci
-    from mlcore.train import train_model
+    from mlcore.train import train_model  # TensorFlow: only when no model ships with mlcore
 
     data = Path(settings.THYROWEB_DATA_DIR) / "thyroid0387-dev.data"
     out = Path(settings.MEDIA_ROOT) / "models" / f"bench-api-{uuid.uuid4().hex[:6]}"
@@ -221,13 +220,13 @@ def run_fixed_rate(port: int, token: str, connections: int, duration: int, rate:
 
 
 def bulk_panels(count: int) -> list[dict]:
-    """Panels of the dev data when available (repeated), else seeded random values within the reference ranges."""
+    """Panels of the dev data when available (repeated), else seeded random values within the reference ranges.
+    Every panel carries a lab value (the dev data's records without any are left out: the API refuses them)."""
     data = Path(settings.THYROWEB_DATA_DIR) / "thyroid0387-dev.data"
     if data.exists():
-        from mlcore.data import read_uci
-
         fields = ("age", "sex", "TSH", "T3", "TT4", "T4U", "FTI", "TBG", "on_thyroxine", "referral_source")
-        records = [{k: r[k] for k in fields if r.get(k) is not None} for r in read_uci(data).records]
+        scorable = read_uci(data, require_lab=True).records
+        records = [{k: r[k] for k in fields if r.get(k) is not None} for r in scorable]
         return [records[i % len(records)] for i in range(count)]
     rng = random.Random(0)
     ranges = {name: (test.reference_low * 0.5, test.reference_high * 1.5) for name, test in LAB_TESTS.items()}

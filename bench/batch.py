@@ -8,7 +8,7 @@
 2. One worker, one uploaded CSV of --rows panels (no record numbers: one new patient per row):
    upload validation time, the worker's scoring + storing time, end to end from upload to "succeeded".
 3. The same file again with two workers: the job is split into chunks that both workers take
-   (diagnostics/services/batch.py), so one job is scored by both; speed-up against step 2.
+   (diagnostics/services/scoring_jobs/worker.py), so one job is scored by both; speed-up against step 2.
 
 Rows are panels of the dev data repeated; everything the bench stored is deleted at the end.
 Uses the database and broker of the environment: run it against a bench or development database.
@@ -47,8 +47,8 @@ from diagnostics.models import (  # noqa: E402
     ScoringJob,
     TrainingRun,
 )
-from diagnostics.services.batch import start_scoring_job  # noqa: E402
 from diagnostics.services.registry import activate_model_version  # noqa: E402
+from diagnostics.services.scoring_jobs import start_scoring_job  # noqa: E402
 from diagnostics.services.training import start_training_run  # noqa: E402
 from mlcore.data import read_uci  # noqa: E402
 from mlcore.schema import INPUT_FIELDS  # noqa: E402

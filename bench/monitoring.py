@@ -50,7 +50,7 @@ def clamp(expression: str, low: float, high: float, missing: float) -> str:
     return f"CASE WHEN random() < {missing} THEN NULL ELSE least(greatest({expression}, {low}), {high}) END"
 
 
-# Lab values around the Garvan normal records' medians (DOMAIN.md), within the plausible ranges.
+# Lab values around the Garvan normal records' medians (docs/clinical-facts.md), within the plausible ranges.
 LAB_SQL = {
     "TSH": clamp(f"exp({normal(0.26, 1.0)})", 0.005, 500, 0.10),
     "T3": clamp(normal(2.0, 0.5), 0.05, 18, 0.20),

@@ -33,6 +33,12 @@ def user_role(user) -> str | None:
     return role
 
 
+def known_user(user):
+    """The user to record as the author of a row (who entered a panel, started a job...): None for no user
+    or an anonymous one (a scheduled task, a test client without login)."""
+    return user if user is not None and user.is_authenticated else None
+
+
 def has_role(user, role: str) -> bool:
     held = user_role(user)
     return held is not None and _RANK[held] >= _RANK[role]

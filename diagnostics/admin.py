@@ -76,6 +76,10 @@ class LabPanelAdmin(AuditedAdmin):
     list_select_related = ("patient",)
     show_full_result_count = False
 
+    def has_add_permission(self, request) -> bool:
+        # A panel comes in through the one intake (the lab form, the API, files, FHIR), never added here.
+        return False
+
     # A scored panel keeps the values it was scored on: a correction is a new panel (its own prediction,
     # both in the audit trail), never an edit under an old prediction.
     def get_readonly_fields(self, request, obj=None):

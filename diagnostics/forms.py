@@ -1,28 +1,21 @@
-"""Page forms. Lab values are validated by ``mlcore.schema`` (the one source of ranges and units)."""
+"""Page forms. A panel's values are read by the one intake (``mlcore.intake.take_panel``: units, decimal
+commas, ``<``/``>`` qualifiers, ranges), its errors shown on the fields in the page's language."""
 
 import hashlib
 import json
-from datetime import date
 
 from django import forms
 from django.conf import settings
 from django.utils import timezone
-from django.utils.formats import get_format, sanitize_separators
+from django.utils.formats import get_format
 from django.utils.translation import gettext_lazy as _
 
-from diagnostics.labels import FLAG_LABELS, referral_label
+from diagnostics.labels import FLAG_LABELS, referral_label, tidy_message
 from diagnostics.models import SEX_CHOICES, ModelVersion, Patient, ScoringJob
+from diagnostics.services.intake import RECORD_NUMBER_MAX, plausible_date_of_birth
 from mlcore import rules, units
-from mlcore.schema import (
-    AGE_MAX,
-    AGE_MIN,
-    HISTORY_FLAGS,
-    LAB_TESTS,
-    REFERRAL_SOURCES,
-    InputError,
-    check_has_lab_value,
-    validate_panel_all,
-)
+from mlcore.intake import Panel, decimal_point, split_qualifier, take_panel
+from mlcore.schema import AGE_MAX, AGE_MIN, HISTORY_FLAGS, LAB_TESTS, REFERRAL_SOURCES, InputError
 
 NUMERIC_FIELDS = ("age", *LAB_TESTS)
 
@@ -33,23 +26,11 @@ def _number_text(value: float) -> str:
 
 
 def _parse_number(text: str) -> float | None:
+    """The number typed (a decimal comma or a ``<``/``>`` qualifier allowed), or None."""
     try:
-        return float(text.strip().lstrip("<>=").strip())
+        return float(decimal_point(split_qualifier(text)[1]))
     except ValueError:
         return None
-
-
-def decimal_text(text: str) -> str:
-    """A decimal typed 4.5 or 4,5 in either language, as 4.5 (lab values never carry thousands separators)."""
-    text = sanitize_separators(text.strip())
-    if "," in text and "." not in text and text.count(",") == 1:
-        return text.replace(",", ".")
-    return text
-
-
-def tidy_message(text: str) -> str:
-    """A message built with an empty unit (T4U is a ratio) without the doubled or dangling spaces."""
-    return " ".join(text.split()).replace(" .", ".").replace(" )", ")")
 
 
 def _plausible_range(field: str) -> tuple[float, float, str]:
@@ -59,15 +40,18 @@ def _plausible_range(field: str) -> tuple[float, float, str]:
     return test.plausible_min, test.plausible_max, test.unit
 
 
-def localized_error(error: InputError, text: str) -> str:
-    """The schema's error for a numeric field, in the current language; other errors as the schema words them."""
+def localized_error(error: InputError, text: str, unit: str | None = None) -> str:
+    """The intake's error for a numeric field, in the current language (the value in ThyroWeb's unit, as the
+    plausible range is, when it was typed in another ``unit``); other errors as the intake words them."""
     if error.field not in NUMERIC_FIELDS:
         return error.message
     number = _parse_number(text)
-    low, high, unit = _plausible_range(error.field)
-    params = {"field": _("Age") if error.field == "age" else error.field, "value": text.strip(), "unit": unit}
+    low, high, our_unit = _plausible_range(error.field)
+    params = {"field": _("Age") if error.field == "age" else error.field, "value": text.strip(), "unit": our_unit}
     if number is None:
         return _("%(field)s “%(value)s” is not a number.") % params
+    if unit and error.field in LAB_TESTS:
+        number *= units.factor(error.field, unit)
     params["value"] = _number_text(number)
     if number < 0:
         return _("%(field)s %(value)s %(unit)s is negative; it must be at least 0.") % params
@@ -114,7 +98,7 @@ class LabPanelForm(forms.Form):
     are saved only once the user has seen the warnings and confirmed that the values are checked.
     """
 
-    record_number = forms.CharField(label=_("Medical record number"), max_length=64)
+    record_number = forms.CharField(label=_("Medical record number"), max_length=RECORD_NUMBER_MAX)
     new_patient = forms.BooleanField(label=_("New patient (create this record number)"), required=False)
     sex = forms.ChoiceField(label=_("Sex"), choices=[("", _("unknown")), *SEX_CHOICES], required=False)
     collected_at = forms.DateTimeField(
@@ -156,9 +140,8 @@ class LabPanelForm(forms.Form):
         self.fields["confirm_warnings"] = forms.BooleanField(label=_("I have checked these values"), required=False)
         self.fields["warnings_shown"] = forms.CharField(required=False, widget=forms.HiddenInput, max_length=64)
         self.patient: Patient | None = None
-        self.clean_panel: dict | None = None
+        self.panel: Panel | None = None
         self.input_warnings: list[rules.Reason] = []
-        self.received: dict = {}
 
     @property
     def flag_fields(self):
@@ -178,7 +161,7 @@ class LabPanelForm(forms.Form):
 
     def clean_date_of_birth(self):
         born = self.cleaned_data.get("date_of_birth")
-        if born is not None and not (date(1880, 1, 1) <= born <= timezone.localdate()):
+        if born is not None and not plausible_date_of_birth(born):
             raise forms.ValidationError(_("The date of birth must be a past date after 1880."))
         return born
 
@@ -188,30 +171,24 @@ class LabPanelForm(forms.Form):
         born, collected = cleaned.get("date_of_birth"), cleaned.get("collected_at")
         if born is not None and collected is not None and born > timezone.localtime(collected).date():
             self.add_error("date_of_birth", _("The date of birth is after the collection date."))
-        raw = {field: decimal_text(cleaned.get(field) or "") for field in NUMERIC_FIELDS}
+        raw = {field: (cleaned.get(field) or "").strip() for field in NUMERIC_FIELDS}
         raw.update({flag: bool(cleaned.get(flag)) for flag in HISTORY_FLAGS})
         raw["sex"] = cleaned.get("sex") or (self.patient.sex if self.patient else "") or None
         raw["referral_source"] = cleaned.get("referral_source") or "other"
+        # The unit each value is written in, as the lab sent it (a choice of the test's units).
         chosen = {name: cleaned.get(f"{name}_unit") or None for name in LAB_TESTS}
-        raw, self.received, unit_errors = units.convert_panel(raw, chosen)
-        for error in unit_errors:
-            self.add_error(f"{error.field}_unit", error.message)
-            raw[error.field] = ""  # its unit is refused: no second error on the value
-        clean_panel, errors = validate_panel_all(raw)
-        for error in errors:
-            field = error.field if error.field in self.fields else None
-            self.add_error(field, tidy_message(localized_error(error, raw.get(error.field) or "")))
-        if clean_panel is not None:
-            try:
-                check_has_lab_value(clean_panel)
-            except InputError:
-                self.add_error(
-                    None,
-                    _("Enter at least one lab value (%(tests)s); TSH is needed for an assessment.")
-                    % {"tests": ", ".join(LAB_TESTS)},
-                )
-            self.input_warnings = rules.input_warnings(clean_panel)
-        self.clean_panel = clean_panel
+        intake = take_panel({key: value for key, value in raw.items() if value != ""}, units=chosen)
+        for error in intake.errors:
+            if error.field == "labs":
+                message = _("Enter at least one lab value (%(tests)s); TSH is needed for an assessment.")
+                self.add_error(None, message % {"tests": ", ".join(LAB_TESTS)})
+            else:
+                field = error.field if error.field in self.fields else None
+                typed = raw.get(error.field) or ""
+                self.add_error(field, tidy_message(localized_error(error, typed, chosen.get(error.field))))
+        if intake.panel is not None:
+            self.input_warnings = rules.input_warnings(intake.panel.record())
+        self.panel = intake.panel
         return cleaned
 
     def needs_confirmation(self) -> bool:

@@ -1,4 +1,4 @@
-"""Derived thyroid indices shown beside a panel's prediction (DOMAIN.md, SPINA model by J.W. Dietrich).
+"""Derived thyroid indices shown beside a panel's prediction (docs/clinical-facts.md, "Derived indices").
 
 Pure arithmetic on a panel's values; each index says whether it could be computed and why not.
 """
@@ -13,16 +13,14 @@ SPINA_ALPHA_T = 0.1
 SPINA_BETA_T = 1.1e-6
 SPINA_D_T = 2.75
 SPINA_GT_REFERENCE = (1.41, 8.67)  # pmol/s
-# SPINA-GD with total T3 (DOMAIN.md's formula, which names the constants without values): the values are
-# those of the SPINA model as given by "Sum activity of peripheral deiodinases", Wikipedia (after Dietrich
-# et al. 2016, Front Endocrinol 7:57), https://iiab.me/kiwix/content/wikipedia_en_medicine_2022-11/A/
-# Sum_activity_of_peripheral_deiodinases: alpha_31 0.026 /L, beta_31 8e-6 /s, K_M1 5e-7 mol/L; reference
-# 20-40 nmol/s in adults.
+# SPINA-GD with total T3: the SPINA model's constants (Dietrich et al. 2016, Front Endocrinol 7:57; see
+# docs/clinical-facts.md, "Derived indices"): alpha_31 0.026 /L, beta_31 8e-6 /s, K_M1 5e-7 mol/L;
+# reference 20-40 nmol/s in adults.
 SPINA_ALPHA_31 = 0.026
 SPINA_BETA_31 = 8e-6
 SPINA_K_M1 = 5e-7
 SPINA_GD_REFERENCE = (20.0, 40.0)  # nmol/s
-# Jostel's TSH index = ln(TSH) + 0.1345 FT4 (pmol/L), reference 1.3-4.1 (DOMAIN.md).
+# Jostel's TSH index = ln(TSH) + 0.1345 FT4 (pmol/L), reference 1.3-4.1 (docs/clinical-facts.md).
 JOSTEL_FT4_COEFFICIENT = 0.1345
 JOSTEL_TSHI_REFERENCE = (1.3, 4.1)
 # FTI recorded vs TT4/T4U: beyond this relative difference the values probably hold an entry error.
@@ -98,7 +96,7 @@ def spina_gd(ft4: float | None, t3: float | None) -> DerivedIndex:
 
 
 def jostel_tsh_index(tsh: float | None, ft4: float | None) -> DerivedIndex:
-    """Jostel's TSH index = ln(TSH) + 0.1345 FT4 (pmol/L) (DOMAIN.md)."""
+    """Jostel's TSH index = ln(TSH) + 0.1345 FT4 (pmol/L) (docs/clinical-facts.md)."""
     name = _("Jostel's TSH index")
     if tsh is None or ft4 is None:
         return DerivedIndex("jostel_tshi", name, None, note=_("not computable: needs TSH and free T4"))

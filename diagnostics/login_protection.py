@@ -3,7 +3,9 @@ and a limit on failed logins per address across user names."""
 
 import ipaddress
 
+from axes.attempts import get_cool_off_threshold
 from axes.handlers.database import AxesDatabaseHandler
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.db.models import Sum
 
@@ -44,9 +46,6 @@ def client_address(request) -> str | None:
 
 def address_failures(request) -> int:
     """Failed logins from the request's address within the cool-off time, whatever the user names."""
-    from axes.attempts import get_cool_off_threshold
-    from axes.models import AccessAttempt
-
     address = getattr(request, "axes_ip_address", None) or client_address(request)
     if address is None:
         return 0

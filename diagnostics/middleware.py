@@ -123,6 +123,8 @@ class InvalidPathMiddleware:
 
     def __call__(self, request):
         if any(ord(character) < 32 or ord(character) == 127 for character in request.path):
+            # thyroweb.wsgi imports this module (max_request_bytes) before Django is set up; the API's error
+            # module needs the models: imported when a bad path comes.
             from diagnostics.api.errors import not_found
 
             return not_found(request)

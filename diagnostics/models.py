@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from mlcore import rules
-from mlcore.schema import AGE_MAX, AGE_MIN, CLASSES, LAB_TESTS, REFERRAL_SOURCES, InputError, check_value
+from mlcore.schema import AGE_MAX, AGE_MIN, CLASSES, HISTORY_FLAGS, LAB_TESTS, REFERRAL_SOURCES, InputError, check_value
 
 CLASS_CHOICES = [(name, name) for name in CLASSES]
 DIAGNOSIS_CLASS_CHOICES = [*CLASS_CHOICES, ("other", "other")]
@@ -38,6 +38,10 @@ class Patient(models.Model):
 
     def __str__(self) -> str:
         return self.record_number
+
+
+# The LabPanel columns that hold a panel's values, as mlcore.intake gives them (sex is the patient's).
+PANEL_VALUE_FIELDS = ("age", *HISTORY_FLAGS, "referral_source", *LAB_TESTS)
 
 
 class LabPanel(models.Model):
@@ -189,6 +193,10 @@ class Prediction(models.Model):
     uncertain = models.BooleanField(default=False)
     reasons = models.JSONField(default=list, blank=True, help_text="coded reasons: [{code, params}]")
     warnings = models.JSONField(default=list, blank=True, help_text="coded input warnings: [{code, params}]")
+    # Findings shown beside the answer, whose outcome stands (mlcore.rules NOTE_CODES).
+    notes = models.JSONField(default=list, blank=True, help_text="coded notes: [{code, params}]")
+    # Every condition the model answers beside the class (mlcore.conditions), empty when not assessed.
+    conditions = models.JSONField(default=list, blank=True, help_text="conditions: [{code, probability, present}]")
     pattern = models.JSONField(null=True, blank=True, help_text="guideline reading: {code, ...}")
     explanation = models.JSONField(default=list, blank=True)
     requested_by = models.ForeignKey(
@@ -317,6 +325,8 @@ class ScoringChunk(models.Model):
     created_patients = models.PositiveIntegerField(default=0)
     done_at = models.DateTimeField(null=True, blank=True)
     done_by = models.CharField(max_length=255, blank=True, help_text="host/process of the worker that scored it")
+    # The chunk's share of the job page's preview, made when it is scored: {"counts": {...}, "rows": [...]}.
+    preview = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["job", "index"], name="scoring_chunk_unique_index")]
@@ -394,7 +404,7 @@ class AuditEvent(models.Model):
         raise AppendOnlyError("audit events cannot be deleted")
 
 
-# --- Clinicians' reviews and monitoring of the active model (issue 14) ---
+# --- Clinicians' reviews and monitoring of the active model ---
 
 
 class ReviewDiagnosis(models.TextChoices):

@@ -1,6 +1,7 @@
 """The guideline reading (mlcore.reading) and the values the model did not use, in plain words (EN/FR).
 
-The pages and the API word a reading's code here, once. Wording follows shared/DOMAIN.md's pattern table.
+The pages and the API word a reading's code here, once. Wording follows docs/clinical-facts.md, "Reading TSH
+with thyroxine".
 """
 
 from collections.abc import Mapping

@@ -8,38 +8,13 @@ A code without a message here fails tests/test_reasons.py.
 import math
 from collections.abc import Callable, Mapping
 
-from django.utils.formats import get_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from diagnostics.forms import tidy_message
+from diagnostics.labels import class_label, number, tidy_message
+from diagnostics.patterns import not_used_message, pattern_message
 from mlcore import rules
 from mlcore.schema import LAB_TESTS
-
-OUTCOME_LABELS = {
-    rules.ASSESSED: gettext_lazy("assessed"),
-    rules.REFER: gettext_lazy("refer: a clinician must look"),
-    rules.NOT_ASSESSED: gettext_lazy("not assessed"),
-}
-
-
-def number(value) -> str:
-    """A value with up to 4 significant digits in the page's notation (0,96 in French)."""
-    if value is None or value == "":
-        return ""
-    return f"{float(value):.4g}".replace(".", get_format("DECIMAL_SEPARATOR"))
-
-
-def percent(probability) -> str:
-    """A probability as a percentage, capped: '> 99 %' and '< 1 %' (no false certainty)."""
-    if probability is None or probability == "":
-        return ""
-    p = float(probability)
-    if p > 0.99:
-        return "> 99 %"
-    if p < 0.01:
-        return "< 1 %"
-    return f"{round(100 * p)} %"
 
 
 def _unit(params: Mapping) -> str:
@@ -164,16 +139,12 @@ def _context(p: Mapping) -> str:
 
 
 def _pattern_words(pattern) -> str:
-    from diagnostics.patterns import pattern_message
-
     if not isinstance(pattern, Mapping):
         pattern = {"code": str(pattern or "")}
     return pattern_message(pattern).rstrip(".")
 
 
 def _model_disagrees(p: Mapping) -> str:
-    from diagnostics.templatetags.pages import class_label
-
     return _("The model's class (%(class)s) disagrees with the guideline reading of the values (%(pattern)s).") % {
         "class": class_label(p.get("predicted_class", "")),
         "pattern": _pattern_words(p.get("pattern")),
@@ -181,8 +152,6 @@ def _model_disagrees(p: Mapping) -> str:
 
 
 def _not_used(p: Mapping) -> str:
-    from diagnostics.patterns import not_used_message
-
     return not_used_message(list(p.get("fields") or []))
 
 

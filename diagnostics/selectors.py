@@ -9,8 +9,8 @@ from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from diagnostics.models import LabPanel, ModelVersion, Patient, Prediction, ScoringJob, TrainingRun
-from diagnostics.services.registry import artefact_dir
+from diagnostics.models import LabPanel, ModelVersion, PanelReview, Patient, Prediction, ScoringJob, TrainingRun
+from diagnostics.services.registry import PromotionRefused, artefact_file, compare_with_active
 from mlcore import rules
 from mlcore.schema import CLASSES, LAB_TESTS
 
@@ -248,13 +248,13 @@ def _curves(metrics: dict, key: str, x_name: str, y_name: str) -> dict[str, list
 
 def version_metrics(version: ModelVersion) -> dict:
     """The version's stored metrics, completed from its artefact's metrics.json (curves, confusion matrix)
-    when the row holds only the summary figures."""
+    when the row holds only the summary figures (read, never unpacked to disk)."""
     stored = version.metrics or {}
     if "roc_curves" in stored:
         return stored
     try:
-        full = json.loads((artefact_dir(version) / "metrics.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError, ImportError):
+        full = json.loads(artefact_file(version, "metrics.json") or b"{}")
+    except ValueError:
         return stored
     return {**full, **stored} if isinstance(full, dict) else stored
 
@@ -264,9 +264,51 @@ def version_model_card(version: ModelVersion) -> str:
     if version.model_card:
         return version.model_card
     try:
-        return (artefact_dir(version) / "model_card.md").read_text(encoding="utf-8")
-    except (OSError, ValueError, ImportError):
+        return (artefact_file(version, "model_card.md") or b"").decode("utf-8")
+    except UnicodeDecodeError:
         return ""
+
+
+def promotion_comparison(version: ModelVersion) -> dict:
+    """A candidate against the active model, on the fixed held-out rows and on recent reviewed panels (both
+    versions score them now); for the active version, the comparison stored when it was promoted."""
+    active = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).first()
+    stored = active is None or active.pk == version.pk
+    if stored:
+        comparison = version.metrics.get("promotion") if isinstance(version.metrics, dict) else None
+    else:
+        try:
+            comparison = compare_with_active(version, active)
+        except (PromotionRefused, OSError, ValueError):
+            comparison = None
+    reviewed = (comparison or {}).get("reviewed") or {}
+    return {
+        "comparison": comparison,
+        "stored": stored,
+        "held_out_rows": _metric_rows(comparison) if comparison else [],
+        "reviewed_rows": _metric_rows(reviewed) if reviewed.get("candidate") else [],
+    }
+
+
+def _metric_rows(scores: dict) -> list[dict]:
+    return [
+        {
+            "key": key,
+            "candidate": (scores.get("candidate") or {}).get(key),
+            "active": (scores.get("active") or {}).get(key),
+        }
+        for key in ("macro_f1", "recall_hyperthyroid", "accuracy")
+    ]
+
+
+def patient_reviews(patient: Patient, *, limit: int = 200) -> list[PanelReview]:
+    """Every review of the patient's panels, latest first (amendments included)."""
+    reviews = (
+        PanelReview.objects.filter(panel__patient=patient)
+        .select_related("panel", "reviewed_by", "prediction")
+        .order_by("-reviewed_at", "-id")[:limit]
+    )
+    return list(reviews)
 
 
 def holdout_comparison(metrics: dict) -> dict | None:

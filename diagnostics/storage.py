@@ -14,6 +14,7 @@ class DatabaseStorage(Storage):
     """Files as StoredFile rows (name, bytes); writes join the caller's transaction."""
 
     def _files(self):
+        # Django resolves the storage class while it loads the apps, before the models may be imported.
         from diagnostics.models import StoredFile
 
         return StoredFile.objects

@@ -6,7 +6,7 @@ from celery import shared_task
 from django.db import connection
 
 from diagnostics.models import ScoringJob, TrainingRun
-from diagnostics.services import batch, jobs, training
+from diagnostics.services import jobs, monitoring, scoring_jobs, training
 
 
 @shared_task(name="diagnostics.health_check", ignore_result=False)
@@ -50,17 +50,17 @@ def run_scoring_job(self, job_id: int) -> None:
     """Score an uploaded file's accepted rows (ScoringJob id)."""
 
     def process(pk, task_id):
-        batch.process_scoring_job(job_id=pk, task_id=task_id)
+        scoring_jobs.process_scoring_job(job_id=pk, task_id=task_id)
 
     _run_job(self, process, ScoringJob, job_id, "scoring job")
 
 
-@shared_task(name=batch.HELPER_TASK, **JOB_TASK)
+@shared_task(name=scoring_jobs.HELPER_TASK, **JOB_TASK)
 def help_scoring_job(self, job_id: int) -> None:
     """Join a running scoring job: score its chunks that no other worker holds (queued by run_scoring_job)."""
 
     def process(pk, task_id):
-        batch.help_scoring_job(job_id=pk)
+        scoring_jobs.help_scoring_job(job_id=pk)
 
     _run_job(self, process, ScoringJob, job_id, "scoring job")
 
@@ -92,6 +92,4 @@ def periodic_retrain() -> int | None:
 def refresh_monitoring() -> list[int]:
     """Scheduled daily by django-celery-beat (migration 0007, "Model monitoring"): store the active model's
     monitoring figures by week and month, and audit any new alert."""
-    from diagnostics.services.monitoring import refresh_monitoring as refresh
-
-    return [snapshot.pk for snapshot in refresh()]
+    return [snapshot.pk for snapshot in monitoring.refresh_monitoring()]

@@ -63,10 +63,14 @@ def modules(packages=PACKAGES) -> dict[str, Path]:
 
 
 def _comment(lines: list[str], line: int) -> str:
-    """The comment on an import's line, or on the line just above it."""
-    for text in (lines[line - 1], lines[line - 2] if line >= 2 else ""):
-        if "#" in text:
-            return text.split("#", 1)[1].strip()
+    """The comment on an import's line, or on the line above it or above the block of imports it is in."""
+    if "#" in lines[line - 1]:
+        return lines[line - 1].split("#", 1)[1].strip()
+    above = line - 2
+    while above >= 0 and lines[above].strip().startswith(("import ", "from ")):
+        above -= 1
+    if above >= 0 and lines[above].strip().startswith("#"):
+        return lines[above].split("#", 1)[1].strip()
     return ""
 
 

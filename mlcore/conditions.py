@@ -1,10 +1,11 @@
 """The thyroid conditions ThyroWeb answers beside the function class, and how the Garvan letters map to them.
 
 The Garvan Institute's diagnosis string is the laboratory endocrinologist's comment on a panel, one
-letter per condition (``../shared/data/thyroid0387.names``, "Class"; shared/DOMAIN.md, "Treated
-patients, pregnancy, binding proteins, illness"). Letters A-D and E-H make the function class
-(``mlcore.schema.label_from_diagnosis``); the others are conditions, coded here. A record may carry
-several (``GK``: compensated hypothyroid with concurrent non-thyroidal illness). In ``X|Y`` ("consistent
+letter per condition (the archive's ``thyroid0387.names``, "Class"; docs/clinical-facts.md, "The data:
+the Garvan thyroid archive", and "Treated patients, pregnancy, binding proteins, illness"). Letters A-D
+and E-H make the function class (``mlcore.schema.label_from_diagnosis``); the others are conditions,
+coded here. A record may carry several (``GK``: compensated hypothyroid with concurrent non-thyroidal
+illness). In ``X|Y`` ("consistent
 with X, but more likely Y") the conditions are read from Y, as the class is. T (elevated thyroid
 hormones) has no code: no record of the archive carries it.
 """

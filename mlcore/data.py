@@ -12,12 +12,13 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TextIO
 
 import numpy as np
 
 from mlcore import units as units_table
+from mlcore.intake import take_panel
 from mlcore.schema import (
     AGE_MAX,
     AGE_MIN,
@@ -28,8 +29,11 @@ from mlcore.schema import (
     LAB_TESTS,
     InputError,
     label_from_diagnosis,
-    validate_panel_all,
 )
+
+# The fewest labelled rows, and classes among them, a model is trained on (the app refuses a run with fewer).
+MIN_TRAINING_ROWS = 30
+MIN_TRAINING_CLASSES = 2
 
 
 @dataclass
@@ -59,13 +63,15 @@ UCI_ATTRIBUTES = (
 )
 _UCI_TAIL = re.compile(r"^(?P<diagnosis>[^\[\]]*)\[(?P<record_id>[^\[\]]+)\]\.?$")
 
-CSV_OPTIONAL_COLUMNS = ("diagnosis", "record_id", "collected_at", "FT4", "FT3")
+# record_number: the patient's medical record number (a scoring file's); record_id: a Garvan record id.
+CSV_OPTIONAL_COLUMNS = ("diagnosis", "record_id", "record_number", "collected_at", "FT4", "FT3")
 # A column may name the unit its values are in: "TT4[ug/dL]", "TSH[mUI/L]" (mlcore.units).
 _HEADER_UNIT = re.compile(r"^(?P<name>[^\[\]]+?)\s*\[(?P<unit>.+)\]$")
 
 
 def _lines(source: str | os.PathLike | TextIO) -> Iterator[tuple[int, str | None]]:
     """Yield (line number, text) for each line; text is None when the line is not valid UTF-8."""
+    content: str | bytes
     if isinstance(source, (str, os.PathLike)):
         with open(source, "rb") as handle:
             content = handle.read()
@@ -93,8 +99,11 @@ def _errors_text(errors) -> str:
     return "; ".join(error.message for error in errors)
 
 
-def parse_uci_line(line_number: int, text: str) -> tuple[dict | None, str | None, str | None]:
-    """Parse one thyroid0387 line: (record, error reason, warning reason)."""
+def parse_uci_line(
+    line_number: int, text: str, *, require_lab: bool = False
+) -> tuple[dict | None, str | None, str | None]:
+    """Parse one thyroid0387 line: (record, error reason, warning reason). The values go through the one
+    intake (mlcore.intake.take_panel); ``require_lab`` refuses a line without any lab value."""
     parts = [part.strip() for part in text.strip().split(",")]
     if len(parts) != len(UCI_ATTRIBUTES) + 1:
         return (
@@ -130,19 +139,19 @@ def parse_uci_line(line_number: int, text: str) -> tuple[dict | None, str | None
 
     warning = None
     try:
-        age = float(raw["age"]) if raw["age"] != "?" else None
+        age = float(raw["age"]) if raw["age"] not in ("?", None) else None
     except ValueError:
-        age = None  # reported by validate_panel_all below
+        age = None  # reported by the intake below
     if age is not None and not AGE_MIN <= age <= AGE_MAX:
         warning = f"age {raw['age']} is outside {AGE_MIN}-{AGE_MAX} years (a data error); read as unknown"
         raw["age"] = None
-    clean, errors = validate_panel_all(raw)
-    problems.extend(error.message for error in errors)
-    if problems:
+    intake = take_panel(raw, require_lab=require_lab and not problems)
+    problems.extend(error.message for error in intake.errors)
+    if problems or intake.panel is None:
         return None, "; ".join(problems), None
 
     diagnosis = tail.group("diagnosis").strip()
-    record = dict(clean)
+    record = dict(intake.panel.values)
     record.update(
         diagnosis=diagnosis,
         label=label_from_diagnosis(diagnosis),
@@ -152,8 +161,18 @@ def parse_uci_line(line_number: int, text: str) -> tuple[dict | None, str | None
     return record, None, warning
 
 
-def read_uci(source: str | os.PathLike | TextIO) -> ReadResult:
-    """Read a file in the UCI thyroid0387 format (29 attributes, then diagnosis[record id])."""
+def collected_at_from_record_id(record_id: str) -> datetime | None:
+    """Garvan record ids start with the collection date as YYMMDD (840801013 = 1984-08-01), noon UTC."""
+    try:
+        day = datetime.strptime(record_id[:6], "%y%m%d")
+    except ValueError:
+        return None
+    return day.replace(hour=12, tzinfo=UTC)
+
+
+def read_uci(source: str | os.PathLike | TextIO, *, require_lab: bool = False) -> ReadResult:
+    """Read a file in the UCI thyroid0387 format (29 attributes, then diagnosis[record id]); ``require_lab``
+    rejects the lines without any lab value (nothing to score)."""
     result = ReadResult()
     for number, text in _lines(source):
         if text is None:
@@ -161,9 +180,9 @@ def read_uci(source: str | os.PathLike | TextIO) -> ReadResult:
             continue
         if not text.strip():
             continue
-        record, error, warning = parse_uci_line(number, text)
-        if error is not None:
-            result.errors.append(RowError(number, error))
+        record, error, warning = parse_uci_line(number, text, require_lab=require_lab)
+        if error is not None or record is None:
+            result.errors.append(RowError(number, error or "unreadable line"))
             continue
         if warning is not None:
             result.warnings.append(RowError(number, warning))
@@ -171,12 +190,18 @@ def read_uci(source: str | os.PathLike | TextIO) -> ReadResult:
     return result
 
 
-def read_csv(source: str | os.PathLike | TextIO, *, optional: Iterable[str] = CSV_OPTIONAL_COLUMNS) -> ReadResult:
+def read_csv(
+    source: str | os.PathLike | TextIO,
+    *,
+    optional: Iterable[str] = CSV_OPTIONAL_COLUMNS,
+    require_lab: bool = False,
+) -> ReadResult:
     """Read a CSV whose header names every INPUT_FIELDS column but the ``optional`` ones (by default FT4, FT3,
-    diagnosis, record_id and collected_at); an optional column left out reads as empty in every row (a
-    history flag: not recorded, i.e. false). The header names one lab test at least. A lab column may name
-    its unit, ``TT4[ug/dL]``: its values are converted to ours (mlcore.units) and kept as given in the
-    record's ``received``."""
+    diagnosis, record_id, record_number and collected_at); an optional column left out reads as empty in
+    every row (a history flag: not recorded, i.e. false). The header names one lab test at least. Each row's
+    values go through the one intake (mlcore.intake.take_panel): a lab column may name its unit,
+    ``TT4[ug/dL]``, and a cell may read ``<0.005`` or ``4,5``; what came with a unit or a qualifier is kept
+    as given in the record's ``received``. ``require_lab`` rejects the rows without any lab value."""
     optional = set(optional)
     result = ReadResult()
     lines = list(_lines(source))
@@ -237,9 +262,9 @@ def read_csv(source: str | os.PathLike | TextIO, *, optional: Iterable[str] = CS
             )
             continue
         values = dict(zip(header, row, strict=True))
-        record, reason = _csv_record(values, number, units)
-        if reason is not None:
-            result.errors.append(RowError(number, reason))
+        record, reason = _csv_record(values, number, units, require_lab=require_lab)
+        if reason is not None or record is None:
+            result.errors.append(RowError(number, reason or "unreadable line"))
         else:
             result.records.append(record)
     return result
@@ -268,36 +293,36 @@ def _header_units(header: list[str]) -> tuple[list[str], dict[str, str], list[st
 
 
 def _csv_record(
-    values: dict[str, str], number: int, units: dict[str, str] | None = None
+    values: dict[str, str], number: int, units: dict[str, str] | None = None, *, require_lab: bool = False
 ) -> tuple[dict | None, str | None]:
-    raw, received, _errors = units_table.convert_panel({name: values.get(name) for name in INPUT_FIELDS}, units or {})
-    clean, errors = validate_panel_all(raw)
-    problems = [error.message for error in errors]
+    intake = take_panel({name: values.get(name) for name in INPUT_FIELDS}, units=units, require_lab=require_lab)
+    problems = [error.message for error in intake.errors]
     collected_at = (values.get("collected_at") or "").strip() or None
     if collected_at is not None:
         try:
             datetime.fromisoformat(collected_at)
         except ValueError:
             problems.append(f"collected_at {collected_at!r} is not an ISO 8601 date or date-time")
-    if problems:
+    if problems or intake.panel is None:
         return None, "; ".join(problems)
     diagnosis = (values.get("diagnosis") or "").strip() or None
-    record = dict(clean)
+    record = dict(intake.panel.values)
     record.update(
         diagnosis=diagnosis,
         label=label_from_diagnosis(diagnosis) if diagnosis is not None else None,
         record_id=(values.get("record_id") or "").strip() or None,
+        record_number=(values.get("record_number") or "").strip() or None,
         collected_at=collected_at,
         line=number,
     )
-    if units:
-        record["received"] = received
+    if intake.panel.received:
+        record["received"] = intake.panel.received
     return record, None
 
 
 def records_to_frame(records: Iterable[dict]):
     """A pandas DataFrame of records: INPUT_FIELDS columns first (labs as float, NaN = not measured)."""
-    import pandas as pd
+    import pandas as pd  # training and evaluation only: reading a file and serving need no pandas
 
     frame = pd.DataFrame(list(records))
     for name in INPUT_FIELDS:
@@ -334,7 +359,7 @@ def split_frame(frame, *, seed: int = 0, val_size: float = 0.15, test_size: floa
     Falls back to a plain random split when a class has fewer than 5 rows (stratifying
     would fail on tiny uploads).
     """
-    from sklearn.model_selection import train_test_split
+    from sklearn.model_selection import train_test_split  # training only (scikit-learn loads in about 1 s)
 
     stratify = frame["label"] if frame["label"].value_counts().min() >= 5 else None
     rest, test = train_test_split(frame, test_size=test_size, random_state=seed, stratify=stratify)

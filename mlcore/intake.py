@@ -12,8 +12,8 @@ else converts units, reads result qualifiers or validates ranges. A lab value ma
   reference range the laboratory sent with it (``[low, high]`` in the same unit; either end may be None).
 
 A value sent as ``<0.005`` is read as its bound, 0.005, and keeps its qualifier: a result below the
-assay's limit is not the same finding as a measured 0.005 (shared/DOMAIN.md, "Input validation": accept
-them as the bound, flagged). The panel's ``received`` keeps, for each value sent with a unit, a
+assay's limit is not the same finding as a measured 0.005 (docs/clinical-facts.md, "Plausible ranges and
+warnings": accept them as the bound, flagged). The panel's ``received`` keeps, for each value sent with a unit, a
 qualifier or a reference range, what was sent; its ``intervals`` are those ranges in ThyroWeb's units.
 
 Errors name the field and the problem (``InputError``); a panel with no lab value is refused under
@@ -53,12 +53,13 @@ class Panel:
     @property
     def intervals(self) -> dict[str, tuple[float | None, float | None]]:
         """The reference ranges sent with values, in ThyroWeb's units: ``{lab: (low, high)}``."""
-        out = {}
+        out: dict[str, tuple[float | None, float | None]] = {}
         for name, sent in self.received.items():
             reference = sent.get("reference")
             if reference:
                 scale = unit_table.factor(name, sent.get("unit"))
-                out[name] = tuple(None if end is None else round(end * scale, 6) for end in reference)
+                low, high = (None if end is None else round(end * scale, 6) for end in reference)
+                out[name] = (low, high)
         return out
 
     def record(self) -> dict:
@@ -92,10 +93,14 @@ class Intake:
         return out
 
 
+# Longest first, so that "<=" is read before "<".
+_SPELLINGS_LONGEST_FIRST = tuple(sorted(_QUALIFIER_SPELLINGS, key=len, reverse=True))
+
+
 def split_qualifier(text: str) -> tuple[str, str]:
     """``"<= 0,01"`` -> ``("<=", "0,01")``; text with no qualifier comes back with ``""``."""
     text = text.strip()
-    for spelling in sorted(_QUALIFIER_SPELLINGS, key=len, reverse=True):
+    for spelling in _SPELLINGS_LONGEST_FIRST:
         if text.startswith(spelling):
             return _QUALIFIER_SPELLINGS[spelling], text[len(spelling) :].strip()
     return "", text
@@ -111,6 +116,12 @@ def decimal_point(text: str) -> str:
 def _read_number(name: str, value) -> tuple[object, str]:
     """(the number, or the text to let validation name, its qualifier) of one value as sent."""
     if isinstance(value, str):
+        try:  # most values are plain numbers (a CSV cell, a form field): read at once
+            number = float(value)
+        except ValueError:
+            pass
+        else:
+            return (number if math.isfinite(number) else value), ""
         qualifier, rest = split_qualifier(value)
         rest = decimal_point(rest)
         try:
@@ -130,7 +141,7 @@ def _reference(name: str, reference) -> tuple[float | None, float | None]:
         reference = [low.strip() or None, high.strip() or None]
     if not isinstance(reference, (list, tuple)) or len(reference) != 2:
         raise InputError(name, f"{name} reference range must be [low, high]")
-    ends = []
+    ends: list[float | None] = []
     for end in reference:
         if end is None:
             ends.append(None)
@@ -172,7 +183,8 @@ def _take_lab(name: str, given, unit: str | None) -> tuple[object, dict | None]:
         return value, None
     sent: dict = {}
     if has_unit or qualifier or reference:
-        sent = {"value": float(value), "unit": unit.strip() if has_unit else unit_table.our_unit(name)}
+        written = unit.strip() if isinstance(unit, str) and has_unit else unit_table.our_unit(name)
+        sent = {"value": float(value), "unit": written}
         if qualifier:
             sent["qualifier"] = qualifier
         if reference:
@@ -225,7 +237,7 @@ def take_panel(
             check_has_lab_value(clean)
         except InputError as error:
             errors.append(error)
-    if errors:
+    if errors or clean is None:
         return Intake(None, errors)
     return Intake(Panel(clean, {name: sent for name, sent in received.items() if clean.get(name) is not None}))
 

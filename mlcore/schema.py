@@ -27,6 +27,16 @@ class LabTest:
     reference_low: float
     reference_high: float
 
+    def level(self, value: float, interval: tuple[float | None, float | None] | None = None) -> str:
+        """``"low"``, ``"normal"`` or ``"high"``: the value against ``interval`` (low, high; either end may be
+        None, as a laboratory's range may be open), by default this test's reference interval."""
+        low, high = interval if interval is not None else (self.reference_low, self.reference_high)
+        if low is not None and value < low:
+            return "low"
+        if high is not None and value > high:
+            return "high"
+        return "normal"
+
 
 # Ordered: the Garvan tests in the order of the UCI file, then the free hormones; the order of INPUT_FIELDS.
 LAB_TESTS: dict[str, LabTest] = {

@@ -11,8 +11,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from diagnostics.models import ModelVersion
-from diagnostics.services.imports import import_uci
 from diagnostics.services.registry import active_model_version
+from diagnostics.services.uci_import import import_uci
 from mlcore.data import read_uci
 from mlcore.schema import INPUT_FIELDS
 

@@ -2,8 +2,7 @@
 
 from django.utils import timezone
 
-from diagnostics.models import LabPanel, Patient, Prediction
-from diagnostics.services.panels import PANEL_VALUE_FIELDS
+from diagnostics.models import PANEL_VALUE_FIELDS, LabPanel, Patient, Prediction
 from mlcore import rules
 from tests.jobs_fixtures import dev_records
 

@@ -275,14 +275,16 @@ def test_viewing_a_patient_on_the_page_the_api_and_the_admin_is_audited(client_f
 
 
 def test_creating_a_panel_and_importing_records_are_audited(clinician, data_manager, tmp_path):
-    from diagnostics.services.imports import import_uci
-    from diagnostics.services.panels import create_panel
-    from mlcore.schema import validate_panel
+    from diagnostics.services.intake import record_panel
+    from diagnostics.services.uci_import import import_uci
+    from mlcore.intake import take_panel
 
     patient = Patient.objects.create(record_number="MRN-PANEL-1")
-    clean = validate_panel({"age": 40, "TSH": 2.0})
-    panel = create_panel(patient=patient, clean=clean, user=clinician)
+    panel, prediction = record_panel(
+        patient=patient, panel=take_panel({"age": 40, "TSH": 2.0}).panel, source=LabPanel.Source.FORM, user=clinician
+    )
     assert actions_for(panel) == ["panel.create"]
+    assert actions_for(prediction) == ["prediction.create"]
     path = tmp_path / "two.data"
     path.write_text(
         "29,F,f,f,f,f,f,f,f,t,f,f,f,f,f,f,t,0.3,f,?,f,?,f,?,f,?,f,?,other,-[840801013]\n"

@@ -24,8 +24,8 @@ from django.urls import reverse
 from diagnostics.access import DATA_MANAGER
 from diagnostics.models import JobStatus, LabPanel, ModelVersion, Prediction, ScoringJob, TrainingRun
 from diagnostics.roles import ensure_groups
-from diagnostics.services.batch import result_csv_text, start_scoring_job
 from diagnostics.services.jobs import ensure_heal_schedule
+from diagnostics.services.scoring_jobs import result_csv_text, start_scoring_job
 from diagnostics.services.training import start_training_run
 from tests.celery_worker import run_beat, run_worker, worker_support_missing
 from tests.conftest import make_user

@@ -17,7 +17,7 @@ from django.db import connection
 from django.urls import reverse
 
 from diagnostics.models import AuditEvent, LabPanel, Patient, Prediction, ScoringJob, TrainingRun
-from diagnostics.services.imports import ImportRejected, import_uci
+from diagnostics.services.uci_import import ImportRejected, import_uci
 from mlcore.data import read_csv
 from mlcore.predictor import DEFAULT_MODEL_DIR
 from mlcore.schema import HISTORY_FLAGS, INPUT_FIELDS, LAB_TESTS
@@ -533,7 +533,7 @@ def test_forms_take_invalid_utf8_bytes_calmly(client_for, admin_user, name):
 
 
 def test_formula_cells_in_an_uploaded_file_are_neutralised_in_the_results_csv(client_for, data_manager):
-    from diagnostics.services.batch import process_scoring_job
+    from diagnostics.services.scoring_jobs import process_scoring_job
 
     try:
         from diagnostics.services.registry import active_model_version

@@ -7,13 +7,18 @@ import io
 import pytest
 
 from diagnostics.models import AuditEvent, JobStatus, LabPanel, Patient, Prediction, ScoringChunk, ScoringJob
-from diagnostics.services.batch import (
+from diagnostics.services.intake import score_panels, score_values
+from diagnostics.services.jobs import fail_job
+from diagnostics.services.registry import load_predictor
+from diagnostics.services.scoring_jobs import (
     UploadRejected,
     process_scoring_job,
     result_csv_text,
     start_scoring_job,
+    worker,
 )
-from diagnostics.services.jobs import fail_job
+from diagnostics.services.scoring_jobs.rows import JobRow
+from diagnostics.services.scoring_jobs.store import store_chunk
 from diagnostics.tasks import run_scoring_job
 from tests.jobs_fixtures import active_version, csv_text, dev_lines, dev_records, media_root, small_model_dir, upload
 
@@ -123,22 +128,29 @@ def test_uci_format_files_are_scored_too(data_manager, active_version):
 
 def claimed_and_split(user, settings, rows: int, chunk_rows: int):
     """An uploaded job as a worker leaves it after claiming it and splitting it into chunks: (job, predictor)."""
-    from diagnostics.services import batch
-
     settings.THYROWEB_SCORING_CHUNK_ROWS = chunk_rows
     job = start_scoring_job(user=user, uploaded_file=upload("\n".join(dev_lines(rows)), "part.data"))
     ScoringJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
     job.refresh_from_db()
-    batch._prepare_chunks(job)
-    return job, batch.load_predictor(job.model_version)
+    worker._prepare_chunks(job)
+    return job, load_predictor(job.model_version)
+
+
+def job_rows(count: int) -> list[JobRow]:
+    """The first rows of the dev data as a UCI file's job keeps them."""
+    return [JobRow.from_record(record, uci=True) for record in dev_records(count)]
+
+
+def store_scored(job, version, rows, **options) -> int:
+    """A chunk of rows scored by the one scoring path and stored, as a worker does."""
+    results, _ = score_panels([row.panel for row in rows], version=version)
+    return store_chunk(job, version, rows, results, uci=True, **options)
 
 
 def test_a_job_delivered_again_after_its_last_chunk_adds_nothing_and_is_closed(data_manager, active_version, settings):
-    from diagnostics.services import batch
-
     # A worker claimed the job and stored every chunk, then died before closing it.
     job, predictor = claimed_and_split(data_manager, settings, rows=40, chunk_rows=7)
-    while batch._score_next_chunk(job, predictor) is not None:
+    while worker._score_next_chunk(job, predictor) is not None:
         pass
     assert ScoringChunk.objects.filter(job=job, done_at__isnull=False).count() == 6  # 40 rows by 7
     counts = (LabPanel.objects.count(), Prediction.objects.count(), Patient.objects.count())
@@ -164,13 +176,11 @@ def test_a_job_delivered_again_after_its_last_chunk_adds_nothing_and_is_closed(d
 
 
 def test_once_a_job_failed_no_participant_scores_another_chunk(data_manager, active_version, settings):
-    from diagnostics.services import batch
-
     job, predictor = claimed_and_split(data_manager, settings, rows=30, chunk_rows=10)
-    assert batch._score_next_chunk(job, predictor) == 0
+    assert worker._score_next_chunk(job, predictor) == 0
     fail_job(ScoringJob, pk=job.pk, message="stopped by another participant")
 
-    assert batch._score_next_chunk(job, predictor) is None
+    assert worker._score_next_chunk(job, predictor) is None
     assert LabPanel.objects.filter(source_ref__startswith=f"job{job.pk}:").count() == 10
 
 
@@ -178,10 +188,7 @@ def test_a_job_interrupted_between_chunks_is_resumed_with_every_row_scored_once(
     settings.THYROWEB_SCORING_CHUNK_ROWS = 10
     job = start_scoring_job(user=data_manager, uploaded_file=upload("\n".join(dev_lines(35)), "part.data"))
     # Lines 1-10 were stored by a worker that died before finishing the job.
-    from diagnostics.services import batch
-
-    records = dev_records(35)
-    batch._store_chunk(job, active_version, batch.load_predictor(active_version), records[:10], uci=True)
+    store_scored(job, active_version, job_rows(35)[:10])
     ScoringJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, model_version=active_version)
 
     job = run(job)
@@ -301,41 +308,35 @@ def test_upload_in_the_embedded_default_is_scored_on_commit(
 def test_a_chunk_stored_by_two_workers_at_once_is_kept_once(data_manager, active_version):
     from django.db import IntegrityError
 
-    from diagnostics.services import batch
-
     job = start_scoring_job(user=data_manager, uploaded_file=upload("\n".join(dev_lines(12)), "part.data"))
-    records, predictor = dev_records(12), batch.load_predictor(active_version)
-    batch._store_chunk(job, active_version, predictor, records, uci=True)
+    rows = job_rows(12)
+    store_scored(job, active_version, rows)
     counts = (LabPanel.objects.count(), Prediction.objects.count(), Patient.objects.count())
 
     try:  # the second worker's fast write (COPY) collides with the first one's rows...
-        batch._store_chunk(job, active_version, predictor, records, uci=True)
-    except IntegrityError:  # ...and is done again carefully, as _score_job does
-        batch._store_chunk(job, active_version, predictor, records, uci=True, careful=True)
+        store_scored(job, active_version, rows)
+    except IntegrityError:  # ...and is done again carefully, as a worker does
+        store_scored(job, active_version, rows, careful=True)
 
     assert (LabPanel.objects.count(), Prediction.objects.count(), Patient.objects.count()) == counts == (12, 12, 12)
 
 
-def test_batch_predictions_give_the_outcome_of_each_panel_scored_alone(active_version):
-    from diagnostics.services.batch import SCORED_COLUMNS, load_predictor, predict_batch
-
-    records = dev_records(400)
-    predictor = load_predictor(active_version)
-    got = [dict(zip(SCORED_COLUMNS, row, strict=True)) for row in predict_batch(predictor, records)]
-    alone = [predictor.predict([record], explain=False)[0] for record in records]
-    for row, result in zip(got, alone, strict=True):
-        assert (row["predicted_class"], row["outcome"], row["uncertain"]) == (
-            result.predicted_class or "",
-            result.outcome,
-            result.uncertain,
+def test_bulk_scoring_gives_each_panel_the_answer_it_gets_scored_alone(active_version):
+    panels = [row.panel for row in job_rows(400)]
+    together, _ = score_panels(panels, version=active_version)
+    alone = [score_values(panel, version=active_version, explain=False)[0] for panel in panels]
+    for bulk, single in zip(together, alone, strict=True):
+        assert (bulk.predicted_class, bulk.outcome, bulk.uncertain) == (
+            single.predicted_class,
+            single.outcome,
+            single.uncertain,
         )
-        assert (row["reasons"], row["warnings"]) == (result.reasons, result.warnings)
-        probabilities = [row[f"p_{name}"] for name in ("normal", "hyperthyroid", "hypothyroid")]
-        if result.probabilities is None:
-            assert probabilities == [None, None, None]
+        assert (bulk.reasons, bulk.warnings, bulk.notes) == (single.reasons, single.warnings, single.notes)
+        if single.probabilities is None:
+            assert bulk.probabilities is None
         else:
-            assert probabilities == pytest.approx(list(result.probabilities.values()), abs=1e-6)
-    assert {row["outcome"] for row in got} == {"assessed", "refer", "not_assessed"}  # every kind compared
+            assert list(bulk.probabilities.values()) == pytest.approx(list(single.probabilities.values()), abs=1e-6)
+    assert {result.outcome for result in together} == {"assessed", "refer", "not_assessed"}  # every kind compared
 
 
 def test_a_job_that_cannot_be_queued_fails_instead_of_waiting_forever(data_manager, active_version, monkeypatch):

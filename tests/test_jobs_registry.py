@@ -5,13 +5,13 @@ import pytest
 
 from diagnostics.models import AuditEvent, LabPanel, ModelVersion, Prediction
 from diagnostics.services.holdout import HOLDOUT_PERCENT, holdout_key, is_held_out, labelled_panel_records
+from diagnostics.services.intake import score_stored_panel
 from diagnostics.services.registry import (
     SHIPPED,
     PromotionRefused,
     activate_model_version,
     ensure_default_model_version,
 )
-from diagnostics.services.scoring import score_panel
 from mlcore import holdout as mlcore_holdout
 from tests.jobs_fixtures import active_version, copy_model, import_dev_panels, small_model_dir
 
@@ -106,11 +106,11 @@ def test_the_training_runs_comparison_is_used_when_it_was_made_against_the_activ
 def test_scoring_uses_the_new_active_version_without_a_restart(active_version, small_model_dir, tmp_path, data_manager):
     import_dev_panels(300)
     panel = LabPanel.objects.first()
-    assert score_panel(panel=panel).model_version == active_version
+    assert score_stored_panel(panel=panel).model_version == active_version
     newer = candidate(small_model_dir, tmp_path, "newer")
     activate_model_version(version=newer, user=data_manager)
 
-    assert score_panel(panel=panel).model_version == newer
+    assert score_stored_panel(panel=panel).model_version == newer
     assert Prediction.objects.filter(panel=panel).count() == 2
 
 

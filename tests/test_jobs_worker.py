@@ -9,8 +9,8 @@ import pytest
 
 from diagnostics.models import JobStatus, LabPanel, ModelVersion, Prediction, ScoringJob, TrainingRun
 from diagnostics.roles import ensure_groups
-from diagnostics.services.batch import result_csv_text, start_scoring_job
 from diagnostics.services.registry import artefact_dir, load_predictor
+from diagnostics.services.scoring_jobs import result_csv_text, start_scoring_job
 from diagnostics.services.training import start_training_run
 from mlcore.holdout import SPLIT_DESCRIPTION
 from tests.celery_worker import run_worker, worker_support_missing

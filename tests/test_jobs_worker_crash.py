@@ -12,7 +12,7 @@ import pytest
 
 from diagnostics.models import JobStatus, LabPanel, Patient, Prediction, ScoringChunk, ScoringJob
 from diagnostics.roles import ensure_groups
-from diagnostics.services.batch import result_csv_text, start_scoring_job
+from diagnostics.services.scoring_jobs import result_csv_text, start_scoring_job
 from tests.celery_worker import run_worker, worker_support_missing
 from tests.jobs_fixtures import active_version, media_root, scorable_dev_lines, small_model_dir, upload
 from thyroweb.celery import app as celery_app

@@ -10,9 +10,8 @@ import pytest
 from django.urls import reverse
 
 from diagnostics.models import LabPanel, Prediction
-from diagnostics.services.batch import process_scoring_job, result_csv_text, start_scoring_job
-from diagnostics.services.panels import panel_record
-from diagnostics.services.registry import load_predictor
+from diagnostics.services.intake import score_values, stored_panel
+from diagnostics.services.scoring_jobs import process_scoring_job, result_csv_text, start_scoring_job
 from mlcore.schema import INPUT_FIELDS
 from tests.api_builders import token_client
 from tests.jobs_fixtures import active_version, media_root, small_model_dir, upload
@@ -143,7 +142,7 @@ def test_one_lab_panel_through_form_api_csv_and_fhir_gives_the_same_values_readi
         channel: Prediction.objects.get(panel=panel) for channel, panel in panels.items() if channel != "csv"
     }
     # The CSV panel as stored, scored by the same model (batch scoring stores outcomes with the safe-answers work).
-    predictions["csv"] = load_predictor(active_version).predict([panel_record(panels["csv"])], explain=False)[0]
+    predictions["csv"] = score_values(stored_panel(panels["csv"]), version=active_version, explain=False)[0]
     for channel, prediction in predictions.items():
         assert prediction.pattern["code"] == "overt_primary_hypothyroidism", channel
         assert prediction.pattern["thyroxine"] == "FT4" and prediction.pattern["T3"] == "FT3", channel
@@ -230,7 +229,7 @@ def test_the_form_offers_the_sites_default_unit_and_refuses_nothing_it_offers(cl
 
 
 def test_a_csv_header_unit_that_is_not_the_fields_is_refused_naming_it(data_manager, active_version):
-    from diagnostics.services.batch import UploadRejected
+    from diagnostics.services.scoring_jobs import UploadRejected
 
     header = [name if name != "TT4" else "TT4[mg]" for name in INPUT_FIELDS]
     with pytest.raises(UploadRejected) as refused:

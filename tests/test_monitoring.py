@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 
 from diagnostics.models import AuditEvent, InputReference, MonitoringSnapshot
-from diagnostics.services.batch import score_stored_panels
+from diagnostics.services.bulk_writes import score_stored_panels
 from diagnostics.services.monitoring import lab_reference, psi, refresh_monitoring
 from diagnostics.services.registry import active_model_version
 from diagnostics.services.reviews import record_review

@@ -12,7 +12,7 @@ from django.utils import translation
 
 from diagnostics.models import LabPanel, Patient
 from diagnostics.selectors import lab_history_chart, patient_panels
-from diagnostics.services.panels import age_at
+from diagnostics.services.intake import age_at
 from diagnostics.views.errors import server_error
 from tests.api_builders import HYPO_PANEL, active_version, api, small_model_dir, token_client  # noqa: F401
 from tests.conftest import PASSWORD

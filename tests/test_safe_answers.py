@@ -12,7 +12,8 @@ import pytest
 from django.urls import reverse
 
 from diagnostics.models import LabPanel, Patient, Prediction
-from diagnostics.services.batch import process_scoring_job, result_csv_text, score_stored_panels, start_scoring_job
+from diagnostics.services.bulk_writes import score_stored_panels
+from diagnostics.services.scoring_jobs import process_scoring_job, result_csv_text, start_scoring_job
 from mlcore import rules
 from tests.api_builders import api, make_panel, make_patient, token_client
 from tests.jobs_fixtures import active_version, csv_text, small_model_dir, upload  # noqa: F401 (fixtures)

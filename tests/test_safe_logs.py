@@ -18,8 +18,8 @@ from django.urls import reverse
 
 from diagnostics.logs import JsonFormatter, RequestIdFilter
 from diagnostics.models import ScoringJob
-from diagnostics.services.batch import process_scoring_job
-from diagnostics.services.imports import import_uci
+from diagnostics.services.scoring_jobs import process_scoring_job
+from diagnostics.services.uci_import import import_uci
 from tests.conftest import PASSWORD
 from tests.jobs_fixtures import active_version, csv_text, dev_lines, media_root, small_model_dir, upload  # noqa: F401
 

@@ -10,13 +10,8 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from diagnostics.models import JobStatus, LabPanel, Patient, Prediction, ScoringJob
-from diagnostics.services.batch import (
-    PREVIEW_ROWS,
-    UploadRejected,
-    process_scoring_job,
-    result_csv_text,
-    start_scoring_job,
-)
+from diagnostics.services.scoring_jobs import UploadRejected, process_scoring_job, result_csv_text, start_scoring_job
+from diagnostics.services.scoring_jobs.results import PREVIEW_ROWS
 from tests.jobs_fixtures import active_version, media_root, small_model_dir, upload
 
 __all__ = ["active_version", "media_root", "small_model_dir"]  # fixtures used by name

@@ -266,10 +266,10 @@ def env_site_units(name: str, default: str) -> dict[str, str]:
 # Default: the French convention, TSH in mU/L and free hormones in pmol/L.
 THYROWEB_DEFAULT_UNITS = env_site_units("THYROWEB_DEFAULT_UNITS", "TSH=mU/L,FT4=pmol/L,FT3=pmol/L")
 
-# Folder holding thyroid0387*.data (CI: ../shared/data); `fetch_uci` downloads into it.
+# Folder holding thyroid0387*.data (CI sets it; see the README); `fetch_uci` downloads into it.
 THYROWEB_DATA_DIR = Path(os.environ.get("THYROWEB_DATA_DIR", THYROWEB_HOME / "data")).resolve()
 
-# Review worklist and monitoring (issue 14).
+# Review worklist and monitoring.
 # Share of `normal` assessed predictions sampled into the review worklist (deterministic per panel), 0-1.
 THYROWEB_REVIEW_SAMPLE_RATE = env_float("THYROWEB_REVIEW_SAMPLE_RATE", 0.05, 0.0, 1.0)
 # Promotion also compares models on recent reviewed panels neither trained on, when at least this many exist.
@@ -402,7 +402,8 @@ SPECTACULAR_SETTINGS = {
         "SexEnum": "mlcore.schema.SEXES",
         "ThyroidClassEnum": "mlcore.schema.CLASSES",
         "OutcomeEnum": "mlcore.rules.OUTCOMES",
-        "ReasonCodeEnum": "diagnostics.api.serializers.REASON_CODES",
+        "ReasonCodeEnum": "diagnostics.api.panel_serializers.REASON_CODES",
+        "ConditionCodeEnum": "mlcore.conditions.CONDITION_CODES",
     },
 }
 

@@ -21,6 +21,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from diagnostics.services.health import BrokerUnavailable
 from diagnostics.services.registry import NoActiveModel
+from diagnostics.views.errors import server_error as page_server_error
 
 # What a database that cannot be reached raises (refused or dropped connection, server shutting down).
 DATABASE_UNREACHABLE = (OperationalError, InterfaceError)
@@ -119,6 +120,4 @@ def server_error(request):
         return service_unavailable(request)
     if request.path.startswith("/api/"):
         return JsonResponse({"errors": {"detail": ["Internal server error."]}}, status=500)
-    from diagnostics.views.errors import server_error as page_server_error  # the page with the navigation
-
-    return page_server_error(request)
+    return page_server_error(request)  # the page with the navigation

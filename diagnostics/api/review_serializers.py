@@ -3,12 +3,11 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from diagnostics.api.panel_serializers import StrictFieldsMixin
 from diagnostics.models import MonitoringSnapshot, PanelReview, Prediction, ReviewDiagnosis
 from diagnostics.services.review_queue import AGE_CHOICES, QUEUE_REASONS, REASON_CODES, why_queued
 from diagnostics.services.reviews import COMMENT_MAX, review_label
 from mlcore.schema import CLASSES
-
-from .serializers import StrictFieldsMixin
 
 
 class CodedReasonSerializer(serializers.Serializer):

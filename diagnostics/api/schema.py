@@ -4,7 +4,7 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
-from diagnostics.api.serializers import StrictFieldsMixin
+from diagnostics.api.panel_serializers import StrictFieldsMixin
 
 
 class ErrorSerializer(serializers.Serializer):

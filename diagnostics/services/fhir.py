@@ -1,10 +1,10 @@
 """FHIR R4 lab exchange: a Bundle of lab Observations in, lab panels and predictions out.
 
-Import reads a ``transaction`` or ``collection`` Bundle of LOINC-coded
-Observations (units converted to the units of ``mlcore.schema.LAB_TESTS``)
-for one patient, stores one LabPanel per collection time and scores it.
-Export writes a patient's panels as Observations and each prediction as a
-RiskAssessment. Codes and units: ``../shared/DOMAIN.md``.
+Import reads a ``transaction`` or ``collection`` Bundle of LOINC-coded Observations for one patient into
+one raw panel per collection time (each value with its unit and comparator, as sent), takes each through
+the one intake (mlcore.intake.take_panel: units converted to those of ``mlcore.schema.LAB_TESTS``, ranges
+checked) and records and scores it by the one service (services/intake.py). Export writes a patient's
+panels as Observations and each prediction as a RiskAssessment. Codes and units: docs/clinical-facts.md.
 """
 
 from __future__ import annotations
@@ -20,10 +20,19 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from diagnostics.models import LabPanel, Patient, Prediction
 from diagnostics.services.audit import record_event
-from diagnostics.services.panels import create_panel, get_or_create_patient
-from diagnostics.services.scoring import score_panel
+from diagnostics.services.intake import (
+    EARLIEST_BIRTH,
+    PatientDeleted,
+    age_at,
+    patient_for,
+    plausible_date_of_birth,
+    record_number_problem,
+    record_panel,
+    score_stored_panel,
+)
 from mlcore import rules, units
-from mlcore.schema import CLASSES, LAB_TESTS, InputError, check_has_lab_value, validate_panel_all
+from mlcore.intake import Intake, take_panel
+from mlcore.schema import CLASSES, LAB_TESTS
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
@@ -86,12 +95,12 @@ class FhirError(Exception):
 
 @dataclass
 class ParsedPanel:
-    """One collection time's lab values, in ThyroWeb units, and where each came from in the Bundle."""
+    """One collection time's values as sent (``{"value", "unit", "qualifier"}`` per field, for the intake)
+    and where each came from in the Bundle."""
 
     collected_at: datetime | None
-    values: dict[str, float] = field(default_factory=dict)
+    values: dict[str, dict] = field(default_factory=dict)
     paths: dict[str, str] = field(default_factory=dict)
-    received: dict[str, dict] = field(default_factory=dict)
 
 
 @dataclass
@@ -209,8 +218,9 @@ def _record_number(resource: dict, path: str, errors: _Errors) -> str | None:
     for identifier in identifiers if isinstance(identifiers, list) else []:
         if isinstance(identifier, dict) and isinstance(identifier.get("value"), str) and identifier["value"].strip():
             number = identifier["value"].strip()
-            if len(number) > 64:
-                errors.add(path + ".identifier", "the medical record number is longer than 64 characters")
+            problem = record_number_problem(number, name="the identifier's value")
+            if problem is not None:
+                errors.add(path + ".identifier", problem)
                 return None
             return number
     errors.add(path + ".identifier", "the Patient needs an identifier (medical record number) with a value")
@@ -320,10 +330,9 @@ def parse_bundle(bundle) -> ParsedBundle:
                 errors.add(path + ".valueQuantity.comparator", f"comparator {comparator!r} is not <, <=, > or >=")
                 continue
             parsed.warnings.append(f"{path}: {name} reported as {comparator} a bound; stored as the bound")
-        panel.values[name] = round(float(value) * accepted[unit], 6)
+        # The unit as written (the intake reads it as the UCUM code checked above) and the comparator.
+        panel.values[name] = {"value": value, "unit": written, **({"qualifier": comparator} if comparator else {})}
         panel.paths[name] = path + ".valueQuantity.value"
-        if name in LAB_TESTS:
-            panel.received[name] = {"value": value, "unit": written}
 
     if len(subjects) > 1:
         errors.add("entry", "all Observations must be about the same Patient")
@@ -348,6 +357,8 @@ def parse_bundle(bundle) -> ParsedBundle:
                 parsed.birth_date = None
             if parsed.birth_date is None:
                 errors.add(path + ".birthDate", f"{birth!r} is not a date (YYYY-MM-DD)")
+            elif not plausible_date_of_birth(parsed.birth_date):
+                errors.add(path + ".birthDate", f"{birth!r} is not a past date after {EARLIEST_BIRTH.year}")
     elif subject[0] == "record":
         parsed.record_number = subject[1]
     else:
@@ -359,34 +370,23 @@ def parse_bundle(bundle) -> ParsedBundle:
     return parsed
 
 
-def _age_at(birth: date | None, when: datetime | None) -> float | None:
-    if birth is None:
-        return None
-    day = (when or timezone.now()).date()
-    return float(day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day)))
-
-
-def clean_panel_values(parsed: ParsedBundle, panel: ParsedPanel, sex: str | None) -> dict:
-    """The panel's values validated by mlcore.schema; FTI computed as TT4/T4U when not given."""
-    values = dict(panel.values)
-    if "FTI" not in values and values.get("TT4") is not None and values.get("T4U"):
-        values["FTI"] = round(values["TT4"] / values["T4U"], 3)
-    if "age" not in values:
-        values["age"] = _age_at(parsed.birth_date, panel.collected_at)
-    raw = {**values, "sex": sex}
-    clean, problems = validate_panel_all(raw)
-    if clean is not None:
-        try:
-            check_has_lab_value(clean)
-        except InputError as problem:
-            problems.append(problem)
-    if problems:
+def take_parsed_panel(parsed: ParsedBundle, panel: ParsedPanel, sex: str | None) -> Intake:
+    """One collection time's values through the one intake: the age from the birth date when not sent, and
+    FTI computed as TT4/T4U (in ThyroWeb's units) when not sent; every problem named by its path."""
+    raw: dict = {**panel.values, "sex": sex}
+    if "age" not in raw:
+        raw["age"] = age_at(parsed.birth_date, panel.collected_at)
+    intake = take_panel(raw)
+    values = intake.panel.values if intake.panel is not None else {}
+    if "FTI" not in raw and values.get("TT4") is not None and values.get("T4U"):
+        intake = take_panel({**raw, "FTI": round(values["TT4"] / values["T4U"], 3)})
+    if intake.errors:
         errors: dict[str, list[str]] = {}
-        for problem in problems:
+        for problem in intake.errors:
             where = panel.paths.get(problem.field, {"age": "birthDate", "labs": "labs"}.get(problem.field, "entry"))
             errors.setdefault(where, []).append(problem.message)
         raise FhirError(errors)
-    return clean
+    return intake
 
 
 @transaction.atomic
@@ -400,17 +400,15 @@ def import_bundle(*, bundle, user, request=None) -> ImportResult:
         patient = Patient.objects.visible().filter(pk=parsed.patient_id).first()
         if patient is None:
             raise FhirError({"subject": [f"there is no patient Patient/{parsed.patient_id}"]})
+        number = patient.record_number
     else:
-        patient = Patient.objects.filter(record_number=parsed.record_number).first()
-        if patient is not None and patient.deleted_at is not None:
-            raise FhirError({"identifier": ["this patient was deleted; ask a data manager"]})
-        if patient is None:
-            patient = get_or_create_patient(
-                record_number=parsed.record_number, sex=parsed.sex, user=user, request=request
-            )
-    if parsed.birth_date and not patient.date_of_birth:
-        patient.date_of_birth = parsed.birth_date
-        patient.save(update_fields=["date_of_birth", "updated_at"])
+        number = parsed.record_number
+    try:
+        patient = patient_for(
+            record_number=number, sex=parsed.sex, date_of_birth=parsed.birth_date, user=user, request=request
+        )
+    except PatientDeleted:
+        raise FhirError({"identifier": ["this patient was deleted; ask a data manager"]}) from None
 
     refs = [f"{parsed.bundle_key}#{i}" if parsed.bundle_key else "" for i in range(len(parsed.panels))]
     if parsed.bundle_key:
@@ -418,36 +416,33 @@ def import_bundle(*, bundle, user, request=None) -> ImportResult:
         if existing:
             if any(panel.patient_id != patient.pk for panel in existing):
                 raise FhirError({"identifier": ["this Bundle identifier was already imported for another patient"]})
-            predictions = [score_panel(panel=panel, user=user, request=request) for panel in existing]
+            predictions = [score_stored_panel(panel=panel, user=user, request=request) for panel in existing]
             return ImportResult(patient, existing, predictions, parsed.warnings, created=False)
 
     sex = parsed.sex or patient.sex or None
-    cleaned = [clean_panel_values(parsed, panel, sex) for panel in parsed.panels]
+    taken = [take_parsed_panel(parsed, panel, sex) for panel in parsed.panels]
     panels, predictions = [], []
-    for panel_data, clean, ref in zip(parsed.panels, cleaned, refs, strict=True):
-        panel = create_panel(
+    for panel_data, intake, ref in zip(parsed.panels, taken, refs, strict=True):
+        panel, prediction = record_panel(
             patient=patient,
-            clean=clean,
+            panel=intake.panel,
             source=LabPanel.Source.FHIR,
-            user=user,
-            request=request,
             collected_at=panel_data.collected_at,
             source_ref=ref,
-            received=panel_data.received,
+            user=user,
+            request=request,
         )
         panels.append(panel)
-        predictions.append(score_panel(panel=panel, user=user, request=request))
+        predictions.append(prediction)
     record_event(action="fhir.import", actor=user, request=request, obj=patient, panels=len(panels))
     return ImportResult(patient, panels, predictions, parsed.warnings, created=True)
 
 
+_INTERPRETATION_CODES = {"low": "L", "normal": "N", "high": "H"}
+
+
 def _interpretation(name: str, value: float) -> str:
-    test = LAB_TESTS[name]
-    if value < test.reference_low:
-        return "L"
-    if value > test.reference_high:
-        return "H"
-    return "N"
+    return _INTERPRETATION_CODES[LAB_TESTS[name].level(value)]
 
 
 def _observation(panel: LabPanel, name: str, value: float, patient_ref: str) -> dict:

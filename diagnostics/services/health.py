@@ -6,9 +6,12 @@ upload while the broker is down is refused at once instead of answered "queued" 
 
 import os
 
+import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils.translation import gettext as _
+
+from diagnostics.services.registry import active_model_version, load_predictor
 
 BROKER_TIMEOUT_SECONDS = 2
 
@@ -34,8 +37,6 @@ def broker_reachable() -> bool:
     if settings.THYROWEB_EMBEDDED_BROKER:
         queue = settings.EMBEDDED_BROKER_DIR / "queue"
         return queue.is_dir() and os.access(queue, os.W_OK | os.X_OK)
-    import redis
-
     client = redis.Redis.from_url(
         settings.CELERY_BROKER_URL,
         socket_connect_timeout=BROKER_TIMEOUT_SECONDS,
@@ -56,8 +57,6 @@ def require_broker() -> None:
 
 
 def active_model_loadable() -> bool:
-    from diagnostics.services.registry import active_model_version, load_predictor
-
     try:
         load_predictor(active_model_version())
         return True

@@ -7,9 +7,9 @@ record id, or its database id), so every training run and every promotion
 compares models on the same rows, and a held-out row is never trained on.
 """
 
-from diagnostics.models import LabPanel
-from diagnostics.services.panels import PANEL_VALUE_FIELDS
+from diagnostics.models import PANEL_VALUE_FIELDS, LabPanel
 from mlcore import holdout as mlcore_holdout
+from mlcore.evaluate import evaluate_model
 from mlcore.holdout import HOLDOUT_PERCENT, is_held_out
 from mlcore.schema import CLASSES
 
@@ -59,8 +59,6 @@ def split_holdout(records: list[dict]) -> tuple[list[dict], list[dict]]:
 
 def holdout_scores(predictor, records: list[dict]) -> dict:
     """The promotion rule's two figures (macro-F1, hyperthyroid recall) and a few more, on labelled records."""
-    from mlcore.evaluate import evaluate_model
-
     if not records:
         return {"rows": 0, "macro_f1": None, "recall_hyperthyroid": None}
     metrics = evaluate_model(predictor, records)

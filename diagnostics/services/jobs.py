@@ -13,13 +13,16 @@ import uuid
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
+import redis
 from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import InterfaceError, OperationalError, connection, models, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from diagnostics.models import JobStatus, ScoringJob, TrainingRun
 
@@ -69,6 +72,18 @@ def claim_job(model: type[models.Model], *, pk: int, task_id: str):
     if not (first or resumed):
         return None
     return model.objects.get(pk=pk)
+
+
+def finish_job(model: type[models.Model], *, pk: int, task_id: str | None = None, **fields) -> bool:
+    """Mark a running row succeeded (progress 1, finished now, with ``fields``), if it still runs and, when
+    ``task_id`` is given, this attempt still owns it (the healer may have handed it to another one);
+    False when it did not."""
+    owned = {"celery_task_id": task_id} if task_id is not None else {}
+    return bool(
+        model.objects.filter(pk=pk, status=JobStatus.RUNNING, **owned).update(
+            status=JobStatus.SUCCEEDED, progress=1.0, finished_at=timezone.now(), **fields
+        )
+    )
 
 
 def fail_job(model: type[models.Model], *, pk: int, message: str) -> bool:
@@ -133,9 +148,6 @@ def heartbeat(model: type[models.Model], pk: int):
 
 def recovery_message(entry: dict) -> str:
     """What the healer did, for the job pages and the API ("worker lost at …, resumed")."""
-    from django.utils import formats
-    from django.utils.translation import gettext
-
     moment = datetime.fromisoformat(entry["at"])
     at = formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
     if entry["reason"] == WORKER_LOST:
@@ -175,8 +187,6 @@ def broker_task_ids() -> set[str] | None:
     url = settings.CELERY_BROKER_URL
     if not url.startswith(("redis://", "rediss://")):
         return None
-    import redis
-
     queue = current_app.conf.task_default_queue
     try:
         client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
@@ -259,8 +269,6 @@ HEAL_TASK_NAME = "Heal lost jobs"
 def ensure_heal_schedule() -> None:
     """The healer's django-celery-beat schedule, every THYROWEB_JOB_HEAL_SECONDS and enabled (migration
     0005 creates it; set-up keeps it equal to the setting)."""
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
-
     every, _ = IntervalSchedule.objects.get_or_create(
         every=settings.THYROWEB_JOB_HEAL_SECONDS, period=IntervalSchedule.SECONDS
     )

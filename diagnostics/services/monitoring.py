@@ -32,10 +32,16 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from diagnostics.access import known_user
 from diagnostics.models import InputReference, ModelVersion, MonitoringSnapshot, PanelReview, Prediction
 from diagnostics.services.audit import record_event
-from diagnostics.services.holdout import is_held_out
+from diagnostics.services.holdout import is_held_out, labelled_panel_records, split_holdout
+from diagnostics.services.registry import SHIPPED, active_model_version
+from diagnostics.services.reviews import REVIEW_LABELS, current_review_ids
+from diagnostics.services.training_data import training_records
 from mlcore import rules
+from mlcore.data import read_uci
+from mlcore.holdout import holdout_key
 from mlcore.schema import CLASSES, LAB_TESTS
 
 logger = logging.getLogger(__name__)
@@ -80,19 +86,11 @@ def store_input_reference(version: ModelVersion, records: list[dict], *, source:
 
 def _training_rows_of(version: ModelVersion) -> tuple[list[dict], str]:
     """The rows a version without a stored reference was trained on, as well as they can be found again."""
-    from diagnostics.services.holdout import labelled_panel_records, split_holdout
-    from diagnostics.services.registry import SHIPPED
-
     run = version.training_runs.order_by("-id").first()
     if run is not None:
-        from diagnostics.services.training import training_records
-
         train, _ = split_holdout(training_records(run))
         return train, f"the training rows of run {run.pk}, read again at the first refresh"
     if version.artefact_path == SHIPPED:
-        from mlcore.data import read_uci
-        from mlcore.holdout import holdout_key
-
         for name in SHIPPED_DATA_FILES:
             path = Path(settings.THYROWEB_DATA_DIR) / name
             if path.is_file():
@@ -234,8 +232,6 @@ def _index(key: str) -> int:
 def agreement(version: ModelVersion, since: datetime) -> dict:
     """Confusion matrix (reviewed class x predicted class) and macro-F1 over the current reviews of panels
     this version scored since ``since``; subclinical diagnoses count as their class (services/reviews.py)."""
-    from diagnostics.services.reviews import REVIEW_LABELS, current_review_ids
-
     rows = (
         PanelReview.objects.filter(id__in=current_review_ids())
         .filter(panel__predictions__model_version=version, panel__predictions__created_at__gte=since)
@@ -329,8 +325,6 @@ def _alert_key(alert: dict) -> tuple:
 def refresh_monitoring(*, version: ModelVersion | None = None, user=None, request=None) -> list[MonitoringSnapshot]:
     """Compute and store the active (or given) version's figures by week and month. An alert (a drifting
     lab, low agreement) that the previous snapshots did not raise is written once to the audit trail."""
-    from diagnostics.services.registry import active_model_version
-
     version = version or active_model_version()
     started = time.perf_counter()
     figures = compute_figures(version)
@@ -349,7 +343,7 @@ def refresh_monitoring(*, version: ModelVersion | None = None, user=None, reques
                 figures=period_figures,
                 alerts=alerts_of(period_figures),
                 seconds=seconds,
-                computed_by=user if user is not None and user.is_authenticated else None,
+                computed_by=known_user(user),
             )
             snapshots.append(snapshot)
             for alert in snapshot.alerts:

@@ -16,8 +16,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from diagnostics import process_cache
+from diagnostics.access import known_user
 from diagnostics.models import ModelVersion
+from diagnostics.services.audit import record_event
+from diagnostics.services.holdout import holdout_scores, labelled_panel_records, split_holdout
 from diagnostics.services.jobs import RequestRefused
+from diagnostics.services.reviews import unseen_reviewed_records
+from mlcore.predictor import DEFAULT_MODEL_DIR, Predictor
 
 # artefact_path of the model shipped inside mlcore (resolved at run time, so the path survives reinstalls).
 SHIPPED = "shipped:"
@@ -30,8 +35,6 @@ def artefact_dir(version: ModelVersion) -> Path:
     """The folder of a version's saved model: the shipped one, an absolute path, or the local copy (under
     MEDIA_ROOT, a cache) of the archive kept in the file storage, unpacked on first use in this machine."""
     if version.artefact_path == SHIPPED:
-        from mlcore.predictor import DEFAULT_MODEL_DIR
-
         return Path(DEFAULT_MODEL_DIR)
     path = Path(version.artefact_path)
     if path.is_absolute():
@@ -40,6 +43,33 @@ def artefact_dir(version: ModelVersion) -> Path:
     if not (local / "metadata.json").exists():
         _unpack_artefact(version.artefact_path, local)
     return local
+
+
+def artefact_file(version: ModelVersion, name: str) -> bytes | None:
+    """One file of a version's saved model (metrics.json, model_card.md), read without writing anything: from
+    the model's folder when it is on this machine, else straight out of its archive in the file storage.
+    None when there is no such file."""
+    if version.artefact_path == SHIPPED or Path(version.artefact_path).is_absolute():
+        folder = Path(DEFAULT_MODEL_DIR) if version.artefact_path == SHIPPED else Path(version.artefact_path)
+    else:
+        folder = Path(settings.MEDIA_ROOT) / version.artefact_path
+        if not (folder / "metadata.json").exists():
+            return _archived_file(version.artefact_path, name)
+    try:
+        return (folder / name).read_bytes()
+    except OSError:
+        return None
+
+
+def _archived_file(archive: str, name: str) -> bytes | None:
+    try:
+        with default_storage.open(f"{archive}.tar.gz", "rb") as handle:
+            content = handle.read()
+        with tarfile.open(fileobj=io.BytesIO(content), mode="r:gz") as unpacked:
+            member = unpacked.extractfile(name)
+            return member.read() if member is not None else None
+    except (FileNotFoundError, KeyError, tarfile.TarError):
+        return None
 
 
 def store_artefact(directory: Path, name: str) -> str:
@@ -91,8 +121,6 @@ def load_predictor(version: ModelVersion):
     key = (version.pk, version.artefact_path)
     predictor = _predictors.get(key)
     if predictor is None:
-        from mlcore.predictor import Predictor
-
         with _lock:
             predictor = _predictors.get(key)
             if predictor is None:
@@ -108,8 +136,6 @@ def _model_card(directory: Path) -> str:
 
 def ensure_default_model_version() -> ModelVersion:
     """Register the shipped model; it becomes active when no version is."""
-    from mlcore.predictor import DEFAULT_MODEL_DIR, Predictor
-
     predictor = Predictor.load(DEFAULT_MODEL_DIR)
     version = ModelVersion.objects.filter(version=predictor.version).first()
     if version is not None:
@@ -174,8 +200,6 @@ def compare_with_active(candidate: ModelVersion, active: ModelVersion) -> dict:
 def compare_on_reviews(candidate: ModelVersion, active: ModelVersion) -> dict:
     """Both versions on recent reviewed panels that neither trained on (services/reviews.py); the scores
     only when at least THYROWEB_REVIEW_MIN_COMPARISON such panels exist."""
-    from diagnostics.services.holdout import holdout_scores
-    from diagnostics.services.reviews import unseen_reviewed_records
 
     records = unseen_reviewed_records(candidate, active)
     needed = settings.THYROWEB_REVIEW_MIN_COMPARISON
@@ -187,8 +211,6 @@ def compare_on_reviews(candidate: ModelVersion, active: ModelVersion) -> dict:
 
 
 def _compare_on_held_out(candidate: ModelVersion, active: ModelVersion) -> dict:
-    from diagnostics.services.holdout import holdout_scores, labelled_panel_records, split_holdout
-
     _, held_out = split_holdout(labelled_panel_records())
     if held_out:
         return {
@@ -233,7 +255,6 @@ def activate_model_version(*, version: ModelVersion, user, request=None, overrid
     The rule: on the same held-out data, the candidate's macro-F1 and hyperthyroid recall are at least
     the active model's. A non-empty ``override_reason`` lets a data manager promote anyway; it is recorded.
     """
-    from diagnostics.services.audit import record_event
 
     override_reason = (override_reason or "").strip()
     current = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).first()
@@ -266,7 +287,7 @@ def activate_model_version(*, version: ModelVersion, user, request=None, overrid
         version.refresh_from_db()
         version.status = ModelVersion.Status.ACTIVE
         version.activated_at = timezone.now()
-        version.activated_by = user if user is not None and user.is_authenticated else None
+        version.activated_by = known_user(user)
         version.override_reason = override_reason
         if comparison is not None:
             version.metrics = {**version.metrics, "promotion": comparison}
@@ -288,7 +309,6 @@ def activate_model_version(*, version: ModelVersion, user, request=None, overrid
 def retire_model_version(*, version: ModelVersion, user, request=None) -> ModelVersion:
     """Retire a candidate. The active model is never retired alone: activating another version retires it,
     so clinicians always have a model to score with."""
-    from diagnostics.services.audit import record_event
 
     with transaction.atomic():
         version = ModelVersion.objects.select_for_update().get(pk=version.pk)

@@ -4,9 +4,9 @@ The report holds what a clinician files: patient identifier, collection date,
 requesting user, lab values with units, reference intervals and high/low
 marks, the outcome with its reasons and warnings, a compact trend table of
 the previous panels, the change since the previous panel, the model version
-and the decision-aid statement (shared/DOMAIN.md, "What clinicians and
-regulators expect of a diagnostic aid": the basis of the result visible, an
-audit trail, not a medical device claim). WeasyPrint lays the HTML template
+and the decision-aid statement (docs/clinical-facts.md, "What a diagnostic
+aid owes its users": the basis of the result visible, an audit trail, not a
+medical device claim). WeasyPrint lays the HTML template
 out with Pango; nothing outside the template and its stylesheet is fetched.
 """
 
@@ -29,14 +29,11 @@ REPORT_LANGUAGES = ("en", "fr")
 
 
 def out_of_range(test: LabTest, value: float | None) -> str:
-    """'high' or 'low' against the test's default adult reference interval (DOMAIN.md), else ''."""
+    """'high' or 'low' against the test's default adult reference interval (docs/clinical-facts.md), else ''."""
     if value is None:
         return ""
-    if value < test.reference_low:
-        return "low"
-    if value > test.reference_high:
-        return "high"
-    return ""
+    level = test.level(value)
+    return "" if level == "normal" else level
 
 
 def lab_rows(panel: LabPanel) -> list[dict]:
@@ -141,6 +138,7 @@ def report_language(requested: str | None) -> str:
 
 def render_report_pdf(*, panel: LabPanel, user, language: str) -> bytes:
     """The report as PDF bytes, laid out by WeasyPrint from templates/diagnostics/report.html."""
+    # WeasyPrint loads Pango and its fonts (about 0.5 s, 60 MB): only for a report, never in every process.
     from weasyprint import CSS, HTML
     from weasyprint.urls import URLFetcher
 

@@ -8,12 +8,11 @@ Reviewed panels as three-class labels (``REVIEW_LABELS``): normal, hyperthyroid
 and hypothyroid map to themselves; subclinical hyperthyroidism maps to
 hyperthyroid and subclinical hypothyroidism to hypothyroid, as in the Garvan
 labels the model learnt from, whose hyperthyroid (A-D) and hypothyroid (E-H)
-groups include the compensated/subclinical forms (thyroid0387.names: F
-"compensated hypothyroid"; DOMAIN.md: subclinical hypo- and hyperthyroidism
+groups include the compensated/subclinical forms (docs/clinical-facts.md,
+"The data: the Garvan thyroid archive"; subclinical hypo- and hyperthyroidism
 are TSH outside its interval with normal thyroxine). "Other thyroid condition"
 and "not thyroid-related" have no class of the model's three and are left out
-of training and of the agreement figures, as the Garvan "other" diagnoses are
-(DESIGN.md, Data).
+of training and of the agreement figures, as the Garvan "other" diagnoses are.
 """
 
 from datetime import timedelta

@@ -5,7 +5,6 @@ A run never touches the active model: it ends with a new ModelVersion in status
 promotion is a separate, checked step (registry.activate_model_version).
 """
 
-import hashlib
 import io
 import logging
 import shutil
@@ -20,31 +19,39 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from diagnostics.access import DATA_MANAGER, has_role
+from diagnostics.access import DATA_MANAGER, has_role, known_user
 from diagnostics.models import JobStatus, ModelVersion, TrainingRun
 from diagnostics.services.audit import record_event
-from diagnostics.services.holdout import holdout_key, holdout_scores, labelled_panel_records, split_holdout
-from diagnostics.services.jobs import JOB_TASKS, RequestRefused, beat, claim_job, enqueue, fail_job, is_transient
+from diagnostics.services.health import require_broker
+from diagnostics.services.holdout import holdout_scores, split_holdout
+from diagnostics.services.jobs import (
+    JOB_TASKS,
+    RequestRefused,
+    beat,
+    claim_job,
+    enqueue,
+    fail_job,
+    finish_job,
+    is_transient,
+)
 from diagnostics.services.monitoring import store_input_reference
 from diagnostics.services.registry import active_model_version, load_predictor, store_artefact
-from diagnostics.services.reviews import add_reviewed_panels, record_reviews_used
+from diagnostics.services.reviews import record_reviews_used
+from diagnostics.services.training_data import TrainingFailed, training_records
 from diagnostics.services.uploads import read_within_limit
-from mlcore.data import read_uci
+from mlcore.data import MIN_TRAINING_CLASSES, MIN_TRAINING_ROWS, read_uci
+from mlcore.predictor import Predictor
 from mlcore.schema import CLASSES
 
 logger = logging.getLogger(__name__)
 
 # Parameters a data manager may set: name -> (minimum, maximum).
-PARAM_RANGES = {"epochs": (1, 1000), "seed": (0, 2**31 - 1), "max_records": (30, 10_000_000)}
+PARAM_RANGES = {"epochs": (1, 1000), "seed": (0, 2**31 - 1), "max_records": (MIN_TRAINING_ROWS, 10_000_000)}
 MODELS_DIR = "models"
 
 
 class TrainingRejected(RequestRefused):
     """The run cannot start (bad parameter or data file); nothing was created."""
-
-
-class TrainingFailed(Exception):
-    """The run cannot go on; the message is shown on the run."""
 
 
 class RunSuperseded(Exception):
@@ -103,9 +110,11 @@ def start_training_run(
 ) -> TrainingRun:
     """Queue a training run on the labelled panels, plus an optional UCI-format file (a name in the data
     folder, or an uploaded file) and, with ``include_reviews``, the panels clinicians reviewed (their
-    current review as the label: services/reviews.py); user None = the scheduler."""
+    current review as the label: services/reviews.py); user None = the scheduler. BrokerUnavailable when
+    no worker could be reached: refused now rather than "queued", then failed."""
     if user is not None and not has_role(user, DATA_MANAGER):
         raise PermissionDenied("Only a data manager can start a training run.")
+    require_broker()
     params = clean_params(params)
     if include_reviews:
         params["include_reviews"] = True
@@ -119,7 +128,7 @@ def start_training_run(
             params=params,
             data_file=str(path) if path else "",
             epochs=params.get("epochs", 0),
-            started_by=user if user is not None and user.is_authenticated else None,
+            started_by=known_user(user),
             celery_task_id=str(uuid.uuid4()),
         )
         record_event(
@@ -133,37 +142,6 @@ def start_training_run(
         )
         transaction.on_commit(lambda: enqueue(JOB_TASKS[TrainingRun], TrainingRun, run))
     return run
-
-
-def _read_data_file(data_file: str):
-    """The rows of a run's extra data file: a path in the data folder, or a name in the file storage."""
-    if Path(data_file).is_absolute():
-        return read_uci(data_file)
-    with default_storage.open(data_file, "rb") as handle:
-        return read_uci(io.BytesIO(handle.read()))
-
-
-def training_records(run: TrainingRun) -> list[dict]:
-    """Labelled panels from the database, then the run's UCI file rows not already among them."""
-    records = labelled_panel_records()
-    if run.data_file:
-        try:
-            result = _read_data_file(run.data_file)
-        except OSError:
-            raise TrainingFailed("The data file can no longer be read.") from None
-        seen = {record["holdout_key"] for record in records}
-        for record in result.records:
-            key = holdout_key(uci_record_id=record["record_id"])
-            if record["label"] in CLASSES and key not in seen:
-                seen.add(key)
-                records.append({**record, "holdout_key": key})
-    if run.params.get("include_reviews"):
-        records, _ = add_reviewed_panels(records)
-    limit = run.params.get("max_records")
-    if limit and len(records) > limit:
-        # A deterministic sample: the same rows for the same data and limit.
-        records = sorted(records, key=lambda r: hashlib.sha256(r["holdout_key"].encode()).digest())[:limit]
-    return records
 
 
 def process_training_run(*, run_id: int, task_id: str) -> None:
@@ -192,8 +170,7 @@ def process_training_run(*, run_id: int, task_id: str) -> None:
 
 
 def _train(run: TrainingRun, work_dir: Path) -> None:
-    from mlcore.predictor import Predictor
-    from mlcore.train import train_model
+    from mlcore.train import train_model  # TensorFlow: imported by the worker that trains, never by the web
 
     records = training_records(run)
     train, held_out = split_holdout(records)
@@ -201,10 +178,10 @@ def _train(run: TrainingRun, work_dir: Path) -> None:
     reviewed = [r for r in train if "review_id" in r]
     reviewed_counts = {name: sum(1 for r in reviewed if r["label"] == name) for name in CLASSES}
     record_reviews_used(run, reviewed)
-    if len(train) < 30 or sum(1 for n in counts.values() if n) < 2:
+    if len(train) < MIN_TRAINING_ROWS or sum(1 for n in counts.values() if n) < MIN_TRAINING_CLASSES:
         raise TrainingFailed(
             f"Not enough labelled panels to train: {', '.join(f'{n} {name}' for name, n in counts.items())} "
-            "(at least 30 rows of two classes or more)."
+            f"(at least {MIN_TRAINING_ROWS} rows of {MIN_TRAINING_CLASSES} classes or more)."
         )
     history: list[dict] = []
 
@@ -265,13 +242,11 @@ def _train(run: TrainingRun, work_dir: Path) -> None:
             training_description=_description(run, len(train)),
         )
         # Only the attempt that owns the run finishes it (the healer may have handed it to another worker).
-        finished = TrainingRun.objects.filter(
-            pk=run.pk, status=JobStatus.RUNNING, celery_task_id=run.celery_task_id
-        ).update(
-            status=JobStatus.SUCCEEDED,
+        finished = finish_job(
+            TrainingRun,
+            pk=run.pk,
+            task_id=run.celery_task_id,
             result_version=version,
-            progress=1.0,
-            finished_at=timezone.now(),
             message=f"Candidate {name} trained on {len(train)} panels"
             + (f", {len(reviewed)} of them reviewed by clinicians." if run.params.get("include_reviews") else "."),
         )

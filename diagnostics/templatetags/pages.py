@@ -9,39 +9,15 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from diagnostics import reasons
-from diagnostics.labels import flag_label, referral_label
+from diagnostics import labels, reasons
+from diagnostics.labels import CLASS_LABELS, METRIC_LABELS, OUTCOME_LABELS, ROLE_LABELS, flag_label, referral_label
+from diagnostics.services.jobs import recovery_message
 from mlcore.schema import HISTORY_FLAGS, LAB_TESTS
 
 register = template.Library()
 
-CLASS_LABELS = {
-    "normal": gettext_lazy("normal"),
-    "hyperthyroid": gettext_lazy("hyperthyroid"),
-    "hypothyroid": gettext_lazy("hypothyroid"),
-    "other": gettext_lazy("other"),
-}
-
-METRIC_LABELS = {
-    "accuracy": gettext_lazy("Accuracy"),
-    "macro_f1": gettext_lazy("Macro-F1"),
-    "roc_auc_ovr": gettext_lazy("ROC AUC (one vs rest)"),
-    "ece": gettext_lazy("Expected calibration error"),
-    "n": gettext_lazy("Evaluation rows"),
-    "recall_normal": gettext_lazy("Recall, normal"),
-    "recall_hyperthyroid": gettext_lazy("Recall, hyperthyroid"),
-    "recall_hypothyroid": gettext_lazy("Recall, hypothyroid"),
-}
-
 # Derived inputs that mlcore names itself (the lab tests keep their names).
 _FEATURE_LABELS = {"age": gettext_lazy("age"), "T3_TT4_ratio": gettext_lazy("T3/TT4 ratio")}
-
-
-ROLE_LABELS = {
-    "clinician": gettext_lazy("clinician"),
-    "data_manager": gettext_lazy("data manager"),
-    "admin": gettext_lazy("administrator"),
-}
 
 
 @register.filter
@@ -51,7 +27,7 @@ def role_label(role: str | None) -> str:
 
 @register.filter
 def class_label(name: str) -> str:
-    return CLASS_LABELS.get(name, name)
+    return labels.class_label(name)
 
 
 @register.filter
@@ -62,9 +38,7 @@ def metric_label(key: str) -> str:
 @register.filter
 def lab_number(value) -> str:
     """A lab value with up to 4 significant digits and no padding zeros, in the page's notation (0,96 in French)."""
-    if value is None or value == "":
-        return ""
-    return f"{float(value):.4g}".replace(".", get_format("DECIMAL_SEPARATOR"))
+    return labels.number(value)
 
 
 @register.filter
@@ -167,7 +141,7 @@ def top_probability(prediction) -> float | None:
 @register.filter
 def percent(probability) -> str:
     """0.9991 -> '> 99 %', 0.004 -> '< 1 %', 0.724 -> '72 %' (the API keeps the floats)."""
-    return reasons.percent(probability)
+    return labels.percent(probability)
 
 
 @register.filter
@@ -178,7 +152,7 @@ def reason_text(reason) -> str:
 
 @register.filter
 def outcome_label(outcome: str) -> str:
-    return reasons.OUTCOME_LABELS.get(outcome, outcome)
+    return OUTCOME_LABELS.get(outcome, outcome)
 
 
 def _number(value: float) -> str:
@@ -265,6 +239,4 @@ def signed_percent(value) -> str:
 @register.filter
 def recovery_messages(recoveries: list[dict]) -> list[str]:
     """What the job healer did, one sentence each ("Worker lost at …, resumed (attempt 2).")."""
-    from diagnostics.services.jobs import recovery_message
-
     return [recovery_message(entry) for entry in recoveries or []]

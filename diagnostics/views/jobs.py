@@ -12,8 +12,11 @@ from diagnostics.access import DATA_MANAGER, role_required
 from diagnostics.forms import ScoringJobForm, TrainingRunForm
 from diagnostics.models import JobStatus, ScoringJob, TrainingRun
 from diagnostics.services.audit import record_event
-from diagnostics.services.health import BrokerUnavailable, require_broker
+from diagnostics.services.health import BrokerUnavailable
 from diagnostics.services.reviews import reviewed_label_counts
+from diagnostics.services.scoring_jobs import start_scoring_job, template_csv
+from diagnostics.services.training import start_training_run
+from mlcore.schema import LAB_TESTS
 
 
 def _started_message(request, job, started: str) -> None:
@@ -51,13 +54,10 @@ def training_detail(request, pk: int):
 @require_POST
 @role_required(DATA_MANAGER)
 def training_start(request):
-    from diagnostics.services.training import start_training_run
-
     form, status = TrainingRunForm(request.POST, request.FILES), 400
     if form.is_valid():
         params = {"epochs": form.cleaned_data["epochs"]} if form.cleaned_data["epochs"] else None
         try:
-            require_broker()
             run = start_training_run(
                 user=request.user,
                 request=request,
@@ -99,8 +99,6 @@ def scoring_detail(request, pk: int):
 def _preview(preview: dict) -> dict:
     """The results preview for the page: counts per outcome and class, and the first rows with only the lab
     columns they use."""
-    from mlcore.schema import LAB_TESTS
-
     if not preview:
         return {}
     rows = preview.get("rows", [])
@@ -116,8 +114,6 @@ def _preview(preview: dict) -> dict:
 def scoring_template(request):
     """The CSV template for a scoring file: the record number and the lab columns with their units, the
     optional columns, and one example row."""
-    from diagnostics.services.batch import template_csv
-
     response = HttpResponse(template_csv(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="thyroweb-scoring-template.csv"'
     return response
@@ -126,12 +122,9 @@ def scoring_template(request):
 @require_POST
 @role_required(DATA_MANAGER)
 def scoring_start(request):
-    from diagnostics.services.batch import start_scoring_job
-
     form, status = ScoringJobForm(request.POST, request.FILES), 400
     if form.is_valid():
         try:
-            require_broker()
             job = start_scoring_job(
                 user=request.user,
                 request=request,

@@ -8,10 +8,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from diagnostics.access import DATA_MANAGER, role_required
+from diagnostics.labels import class_label
 from diagnostics.models import ModelVersion
 from diagnostics.review_forms import MonitoringPeriodForm
 from diagnostics.services.monitoring import PSI_BANDS, latest_snapshot, refresh_monitoring
-from diagnostics.templatetags.pages import class_label
 from mlcore.schema import CLASSES
 
 

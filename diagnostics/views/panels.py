@@ -1,3 +1,6 @@
+"""The lab entry form (a panel for a new or existing patient, recorded and scored by the one intake service)
+and the result page."""
+
 import logging
 
 from django.db import transaction
@@ -12,10 +15,16 @@ from diagnostics.labels import panel_flags, referral_label
 from diagnostics.models import LabPanel, Patient
 from diagnostics.patterns import not_used_fields, not_used_message, pattern_message
 from diagnostics.services.audit import record_event
-from diagnostics.services.panels import create_panel, get_or_create_patient
+from diagnostics.services.intake import (
+    PatientDeleted,
+    explanation_of,
+    panel_warnings,
+    patient_for,
+    record_panel,
+)
 from diagnostics.services.registry import NoActiveModel
 from diagnostics.services.report import comparison, lab_rows
-from diagnostics.services.scoring import explanation_of, panel_warnings, score_panel
+from diagnostics.views.reviews import review_box
 from mlcore import units
 
 logger = logging.getLogger(__name__)
@@ -24,22 +33,21 @@ logger = logging.getLogger(__name__)
 def _save_and_score(form: LabPanelForm, request) -> LabPanel:
     """Store the panel (and a new patient) and score it, all in one transaction."""
     with transaction.atomic():
-        patient = get_or_create_patient(
+        patient = patient_for(
             record_number=form.cleaned_data["record_number"],
             sex=form.cleaned_data.get("sex") or None,
             date_of_birth=form.cleaned_data.get("date_of_birth"),
             user=request.user,
             request=request,
         )
-        panel = create_panel(
+        panel, _prediction = record_panel(
             patient=patient,
-            clean=form.clean_panel,
+            panel=form.panel,
+            source=LabPanel.Source.FORM,
+            collected_at=form.cleaned_data["collected_at"],
             user=request.user,
             request=request,
-            collected_at=form.cleaned_data["collected_at"],
-            received=form.received,
         )
-        score_panel(panel=panel, user=request.user, request=request)
     return panel
 
 
@@ -50,6 +58,8 @@ def panel_create(request):
         if form.is_valid() and not form.needs_confirmation():
             try:
                 panel = _save_and_score(form, request)
+            except PatientDeleted:  # deleted between the form's check and the save
+                form.add_error("record_number", _("This record number belongs to a deleted patient."))
             except NoActiveModel as error:  # nothing to fix in the form: say who can help
                 form.add_error(None, str(error))
             except Exception as error:  # the model could not score: nothing was saved
@@ -94,6 +104,7 @@ def panel_detail(request, pk: int):
         "warnings": panel_warnings(panel),
         "flags": panel_flags(panel),
         "referral": referral_label(panel.referral_source),
+        "review_box": review_box(request, panel, prediction),
     }
     return render(request, "diagnostics/panel_detail.html", context)
 

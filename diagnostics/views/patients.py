@@ -4,9 +4,9 @@ from django.utils.translation import gettext as _
 from diagnostics import selectors
 from diagnostics.access import CLINICIAN, role_required
 from diagnostics.forms import PatientSearchForm
+from diagnostics.labels import CLASS_LABELS
 from diagnostics.models import Patient, Prediction
 from diagnostics.services.audit import record_event
-from diagnostics.templatetags.pages import CLASS_LABELS
 
 
 def history_labels() -> dict:
@@ -49,5 +49,6 @@ def patient_detail(request, pk: int):
             "history": selectors.lab_history_chart(panels),
             "history_labels": history_labels(),
             "panel_limit": selectors.PANELS_ON_PATIENT_PAGE,
+            "reviews": selectors.patient_reviews(patient),
         },
     )

@@ -9,9 +9,9 @@ from django.views.decorators.http import require_POST
 from diagnostics import selectors
 from diagnostics.access import CLINICIAN, DATA_MANAGER, role_required
 from diagnostics.forms import ModelActivationForm, ModelCompareForm
+from diagnostics.labels import class_label
 from diagnostics.models import ModelVersion
 from diagnostics.services import registry
-from diagnostics.templatetags.pages import class_label
 
 
 @role_required(CLINICIAN)
@@ -36,6 +36,7 @@ def model_detail(request, pk: int):
             "performance": performance,
             "version": version,
             "model_card": selectors.version_model_card(version),
+            "promotion": selectors.promotion_comparison(version),
             "charts": {"versions": [_chart_data(performance)]},
             "activation_form": ModelActivationForm(),
         },

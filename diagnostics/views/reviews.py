@@ -9,11 +9,24 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from diagnostics import selectors
-from diagnostics.access import CLINICIAN, role_required
+from diagnostics.access import CLINICIAN, has_role, role_required
 from diagnostics.models import LabPanel
 from diagnostics.review_forms import AGREE, ReviewForm, WorklistFilterForm, queue_reason_label
 from diagnostics.services.review_queue import PER_PAGE, why_queued, worklist
-from diagnostics.services.reviews import record_review
+from diagnostics.services.reviews import panel_review_history, record_review
+
+
+def review_box(request, panel: LabPanel, prediction) -> dict:
+    """What the result page's review box shows: the panel's current review and its history, and the form to
+    review (or amend) it for a clinician."""
+    history = panel_review_history(panel)
+    return {
+        "current": history[0] if history else None,
+        "history": history,
+        "form": ReviewForm(can_agree=bool(prediction is not None and prediction.predicted_class)),
+        "can_review": has_role(request.user, CLINICIAN),
+        "next": request.GET.get("next", ""),
+    }
 
 
 @role_required(CLINICIAN)

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from diagnostics.models import PanelReview, Prediction
-from diagnostics.services.batch import score_stored_panels
+from diagnostics.services.bulk_writes import score_stored_panels
 from diagnostics.services.monitoring import refresh_monitoring
 from diagnostics.services.registry import active_model_version
 from diagnostics.services.reviews import record_review

@@ -46,7 +46,7 @@ def test_the_tsh_cut_off_of_the_labels_is_a_step_not_a_slope(predictor, base):
     """Every hypothyroid record of the training data has TSH 6.1 mU/L or more (compensated
     hypothyroidism, Garvan code G), and normal records rarely do: just above the cut-off with normal
     thyroxine the class is hypothyroid, as the guideline reading's subclinical pattern says (TSH above
-    its interval, shared/DOMAIN.md), and just below it the class is normal. The model read this cut-off
+    its interval, docs/clinical-facts.md), and just below it the class is normal. The model read this cut-off
     as a slope before each bin edge got a step bit (TSH 6.1-6.4 called normal, p 0.1-0.5)."""
     below, above = predictor.predict([panel(**base, TSH=5.6), panel(**base, TSH=6.2)], explain=False)
     assert below.predicted_class == "normal"

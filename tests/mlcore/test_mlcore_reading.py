@@ -1,4 +1,5 @@
-"""The guideline reading (mlcore.reading): every row of DOMAIN.md's pattern table, and its place beside the model."""
+"""The guideline reading (mlcore.reading): every row of docs/clinical-facts.md's pattern table, and its place beside
+the model."""
 
 import pytest
 
@@ -6,7 +7,8 @@ from mlcore import reading, rules
 from mlcore.predictor import Predictor
 from mlcore.schema import validate_panel
 
-# (TSH mU/L, free T4 pmol/L, free T3 pmol/L or None, reading): DOMAIN.md "Reading TSH with thyroxine", row by row.
+# (TSH mU/L, free T4 pmol/L, free T3 pmol/L or None, reading): docs/clinical-facts.md "Reading TSH with
+# thyroxine", row by row.
 # Reference intervals: TSH 0.27-4.2, FT4 12-22, FT3 3.1-6.8.
 PATTERN_ROWS = [
     # high TSH, low thyroxine, any T3: overt primary hypothyroidism

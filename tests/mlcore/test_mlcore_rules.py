@@ -1,4 +1,4 @@
-"""The clinical rules around the model (mlcore.rules), read against shared/DOMAIN.md line by line.
+"""The clinical rules around the model (mlcore.rules), read against docs/clinical-facts.md line by line.
 
 Each rule fires on its pattern and stays silent on clear cases; every unit mistake warns."""
 

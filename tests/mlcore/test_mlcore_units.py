@@ -5,7 +5,7 @@ import pytest
 from mlcore import units
 from mlcore.schema import LAB_TESTS, InputError
 
-# DOMAIN.md's LOINC table and metric prefixes: (field, UCUM code, value in that unit, value in ours).
+# docs/clinical-facts.md's units table and metric prefixes: (field, UCUM code, value in that unit, value in ours).
 CONVERSIONS = [
     ("TSH", "m[IU]/L", 8.2, 8.2),
     ("TSH", "u[IU]/mL", 8.2, 8.2),

@@ -17,7 +17,8 @@ from diagnostics.api.serializers import (
 )
 from diagnostics.api.views.base import ApiViewMixin
 from diagnostics.models import ScoringJob, TrainingRun
-from diagnostics.services.health import require_broker
+from diagnostics.services.scoring_jobs import UploadRejected, start_scoring_job
+from diagnostics.services.training import TrainingRejected, start_training_run
 
 
 @extend_schema(tags=["jobs"])
@@ -31,14 +32,11 @@ class TrainingRunList(ApiViewMixin, generics.ListCreateAPIView):
 
     @extend_schema(request=TrainingRunCreateSerializer, responses={202: TrainingRunSerializer})
     def post(self, request):
-        from diagnostics.services.training import TrainingRejected, start_training_run
-
         options = TrainingRunCreateSerializer(data=request.data)
         options.is_valid(raise_exception=True)
         params = dict(options.validated_data)
         data_file = params.pop("data_file", None)
         include_reviews = params.pop("include_reviews", False)
-        require_broker()  # 503 now rather than "queued", then failed
         try:
             run = start_training_run(
                 user=request.user, request=request, data_file=data_file, params=params, include_reviews=include_reviews
@@ -71,11 +69,8 @@ class ScoringJobList(ApiViewMixin, generics.ListCreateAPIView):
 
     @extend_schema(request={"multipart/form-data": ScoringJobCreateSerializer}, responses={202: ScoringJobSerializer})
     def post(self, request):
-        from diagnostics.services.batch import UploadRejected, start_scoring_job
-
         upload = ScoringJobCreateSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
-        require_broker()  # 503 now rather than "queued", then failed
         try:
             job = start_scoring_job(
                 user=request.user,

@@ -6,11 +6,12 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
 from diagnostics.access import CLINICIAN
-from diagnostics.api.serializers import PanelCreateSerializer, PanelSerializer, PatientSerializer
+from diagnostics.api.panel_serializers import PanelCreateSerializer
+from diagnostics.api.serializers import PanelSerializer, PatientSerializer
 from diagnostics.api.views.base import ApiViewMixin, query_filters, require_object
-from diagnostics.api.views.predict import panel_errors, pop_collected_at, store_and_score
 from diagnostics.models import LabPanel, Patient
 from diagnostics.services.audit import record_event
+from diagnostics.services.intake import record_panel
 from mlcore.schema import SEXES
 
 
@@ -101,15 +102,18 @@ class PatientPanels(ApiViewMixin, generics.ListCreateAPIView):
 
     @extend_schema(request=PanelCreateSerializer, responses={201: PanelSerializer})
     def post(self, request, pk):
-        data = dict(require_object(request.data))
-        errors: dict = {}
-        collected_at = pop_collected_at(data, errors)
-        clean, problems = panel_errors(data)
-        if errors or problems:
-            raise serializers.ValidationError({**errors, **problems})
+        given = PanelCreateSerializer(data=require_object(request.data))
+        given.is_valid(raise_exception=True)
         with transaction.atomic():
             patient = generics.get_object_or_404(Patient.objects.visible().select_for_update(), pk=pk)
-            panel, _ = store_and_score(patient=patient, clean=clean, collected_at=collected_at, request=request)
+            panel, _ = record_panel(
+                patient=patient,
+                panel=given.validated_data.panel,
+                source=LabPanel.Source.API,
+                collected_at=given.validated_data.collected_at,
+                user=request.user,
+                request=request,
+            )
         panel = self.get_queryset_for(panel)
         return Response(PanelSerializer(panel).data, status=status.HTTP_201_CREATED)
 

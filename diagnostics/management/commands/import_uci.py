@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from diagnostics.services.imports import ImportRejected, import_uci
+from diagnostics.services.uci_import import ImportRejected, import_uci
 
 
 class Command(BaseCommand):

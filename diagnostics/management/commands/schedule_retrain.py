@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
@@ -20,8 +21,6 @@ class Command(BaseCommand):
         state.add_argument("--disable", action="store_true", help="turn the schedule off")
 
     def handle(self, *args, cron: str, enable: bool, disable: bool, **options):
-        from django.conf import settings
-
         fields = cron.split()
         if len(fields) != 5:
             raise CommandError(f"--cron {cron!r} needs five fields: minute hour day-of-month month day-of-week")

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 
 from diagnostics.models import LabPanel
 from diagnostics.roles import ensure_groups
-from diagnostics.services.batch import score_stored_panels
+from diagnostics.services.bulk_writes import score_stored_panels
 from diagnostics.services.jobs import ensure_heal_schedule
 from diagnostics.services.registry import active_model_version
 

@@ -1,18 +1,22 @@
-"""Importing the Garvan/UCI thyroid archive: one patient per record id, one panel per record."""
+"""Importing the Garvan/UCI thyroid archive: one patient per record id, one panel per record.
+
+The file is read by mlcore's reader, which takes every record through the one intake; the panels are
+written by the bulk writer the CSV scoring jobs share (services/bulk_writes.py). They are stored unscored:
+the set-up scores them in bulk afterwards (bulk_writes.score_stored_panels).
+"""
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from django.db import transaction
 from django.utils import timezone
 
-from diagnostics.models import LabPanel, Patient
+from diagnostics.access import known_user
+from diagnostics.models import LabPanel
 from diagnostics.services.audit import record_event
-from diagnostics.services.panels import panel_values
-from mlcore.data import RowError, read_uci
+from diagnostics.services.bulk_writes import PanelRow, copy_available, patient_ids, write_panels
+from mlcore.data import RowError, collected_at_from_record_id, read_uci
 
 UCI_PREFIX = "UCI-"
-BATCH = 2000
 
 
 class ImportRejected(Exception):
@@ -35,51 +39,38 @@ class ImportReport:
     warnings: list[RowError] = field(default_factory=list)
 
 
-def collected_at_from_record_id(record_id: str) -> datetime | None:
-    """Garvan record ids start with the collection date as YYMMDD (840801013 = 1984-08-01)."""
-    try:
-        day = datetime.strptime(record_id[:6], "%y%m%d")
-    except ValueError:
-        return None
-    return day.replace(hour=12, tzinfo=UTC)
-
-
 def import_uci(source, *, skip_bad: bool = False, user=None) -> ImportReport:
     """Import a thyroid0387-format file. All or nothing unless ``skip_bad``; re-imports add nothing."""
     result = read_uci(source)
     if result.errors and not skip_bad:
         raise ImportRejected(result.errors)
     report = ImportReport(records=len(result.records), rejected=result.errors, warnings=result.warnings)
-    records = result.records
     with transaction.atomic():
         present = set(
             LabPanel.objects.filter(source=LabPanel.Source.UCI).values_list("source_ref", flat=True).iterator()
         )
-        new = [r for r in records if r["record_id"] not in present]
-        report.already_present = len(records) - len(new)
-        numbers = {UCI_PREFIX + r["record_id"]: r for r in new}
-        existing = set(Patient.objects.filter(record_number__in=numbers).values_list("record_number", flat=True))
-        to_create = [
-            Patient(record_number=number, sex=r["sex"] or "") for number, r in numbers.items() if number not in existing
-        ]
-        Patient.objects.bulk_create(to_create, batch_size=BATCH)
-        report.created_patients = len(to_create)
-        patient_ids = dict(Patient.objects.filter(record_number__in=numbers).values_list("record_number", "id"))
+        new = [r for r in result.records if r["record_id"] not in present]
+        report.already_present = len(result.records) - len(new)
+        fast = copy_available()
+        ids, report.created_patients = patient_ids(
+            [(UCI_PREFIX + r["record_id"], r["sex"] or "") for r in new], fast=fast
+        )
         now = timezone.now()
+        author = known_user(user)
         panels = [
-            LabPanel(
-                patient_id=patient_ids[UCI_PREFIX + r["record_id"]],
-                collected_at=collected_at_from_record_id(r["record_id"]) or now,
+            PanelRow(
+                patient_id=patient_id,
+                values=r,
                 source=LabPanel.Source.UCI,
                 source_ref=r["record_id"],
+                collected_at=collected_at_from_record_id(r["record_id"]) or now,
                 diagnosis_raw=r["diagnosis"],
                 diagnosis_class=r["label"],
-                created_by=user,
-                **panel_values(r),
+                created_by_id=author.pk if author else None,
             )
-            for r in new
+            for r, patient_id in zip(new, ids, strict=True)
         ]
-        LabPanel.objects.bulk_create(panels, batch_size=BATCH)
+        write_panels(panels, fast=fast)
         report.created_panels = len(panels)
         for r in new:
             report.class_counts[r["label"]] = report.class_counts.get(r["label"], 0) + 1
