@@ -1,12 +1,13 @@
 # ThyroWeb: `make start` installs and starts the application on the embedded default
 # (SQLite, shipped model; gunicorn, a Celery worker and beat on a broker kept in files under
-# THYROWEB_HOME/broker, so jobs run in the background); `make test` runs the full test suite.
+# THYROWEB_HOME/broker, so jobs run in the background); `make test` runs the full test suite,
+# `make test-fast` every test but the slow ones (no browser, no real worker), `make lint` ruff and mypy.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 ADDRESS ?= 127.0.0.1:8000
 
-.PHONY: start test setup chromium pdf-libs pdftotext
+.PHONY: start test test-fast lint setup chromium pdf-libs pdftotext
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,3 +44,13 @@ pdftotext:
 
 test: $(VENV)/.dev chromium pdf-libs pdftotext
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest
+
+# Tests that need no browser, no Celery worker process, no server process and no training: under 3 minutes.
+test-fast: $(VENV)/.dev
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -m "not slow and not browser and not worker"
+
+# ruff (lint and format) over the code, mypy over mlcore/ (mypy.ini).
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy

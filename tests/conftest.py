@@ -13,6 +13,18 @@ DATA_DIR = Path(os.environ["THYROWEB_DATA_DIR"]) if os.environ.get("THYROWEB_DAT
 from tests.servers import PASSWORD  # noqa: E402,F401 (one definition, shared with subprocess servers)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Mark what `make test-fast` leaves out, from what a test uses: Chromium (tests/browser/) and real Celery
+    worker processes (the celery_worker_process fixture, or a module that starts workers with run_worker).
+    Slow tests of other kinds (server processes, training) say so themselves with @pytest.mark.slow."""
+    for item in items:
+        if "browser" in item.path.parts:
+            item.add_marker(pytest.mark.browser)
+        module = getattr(item, "module", None)
+        if "celery_worker_process" in getattr(item, "fixturenames", ()) or hasattr(module, "run_worker"):
+            item.add_marker(pytest.mark.worker)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_process_caches():
     """A test starts with no cached token or active model version (a rolled-back test sends no signals)."""
@@ -25,7 +37,7 @@ def _fresh_process_caches():
 
 @pytest.fixture
 def dev_data_file() -> Path:
-    """The shared dev subset of thyroid0387 (CI: ../shared/data)."""
+    """The dev subset of thyroid0387 in THYROWEB_DATA_DIR (set by CI)."""
     if DATA_DIR is None or not (DATA_DIR / "thyroid0387-dev.data").exists():
         pytest.skip("THYROWEB_DATA_DIR with thyroid0387-dev.data is not set")
     return DATA_DIR / "thyroid0387-dev.data"

@@ -9,7 +9,15 @@ from diagnostics.templatetags.pages import explanation_text, percent
 from mlcore import rules
 from mlcore.schema import validate_panel
 
-ALL_CODES = {*rules.REFERRAL_CODES, *rules.NOT_ASSESSED_CODES, *rules.WARNING_CODES, rules.MODEL_DISAGREES_WITH_READING}
+# Notes (findings shown beside an answer that stands) are worded as reasons are, once mlcore.rules has them.
+NOTE_CODES = set(getattr(rules, "NOTE_CODES", ()))
+ALL_CODES = {
+    *rules.REFERRAL_CODES,
+    *rules.NOT_ASSESSED_CODES,
+    *rules.WARNING_CODES,
+    *NOTE_CODES,
+    rules.MODEL_DISAGREES_WITH_READING,
+}
 
 # One example of each code with the parameters mlcore.rules gives it.
 EXAMPLES = {
