@@ -7,7 +7,6 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from diagnostics.models import LabPanel, ModelVersion, Patient, Prediction
-from tests.jobs_fixtures import active_version, small_model_dir  # noqa: F401 (the model fixtures, one definition)
 
 NORMAL_PANEL = {"age": 45, "sex": "F", "TSH": 1.3, "T3": 2.0, "TT4": 104.0, "T4U": 0.96, "FTI": 108.0}
 HYPO_PANEL = {"age": 60, "sex": "F", "TSH": 45.0, "T3": 0.9, "TT4": 40.0, "T4U": 0.95, "FTI": 42.0}

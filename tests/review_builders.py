@@ -4,7 +4,7 @@ from django.utils import timezone
 
 from diagnostics.models import PANEL_VALUE_FIELDS, LabPanel, Patient, Prediction
 from mlcore import rules
-from tests.jobs_fixtures import dev_records
+from tests.job_builders import dev_records
 
 
 def panels_from_records(records: list[dict], *, prefix: str, tsh_factor: float = 1.0) -> list[LabPanel]:

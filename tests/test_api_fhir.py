@@ -4,12 +4,7 @@ import pytest
 
 from diagnostics.models import AuditEvent, LabPanel, Patient, Prediction
 from diagnostics.services.fhir import FhirError, parse_bundle, take_parsed_panel
-from tests.api_builders import (  # noqa: F401 (fixtures)
-    active_version,
-    make_patient,
-    small_model_dir,
-    token_client,
-)
+from tests.api_builders import make_patient, token_client
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
@@ -131,7 +126,7 @@ def test_observations_at_two_times_become_two_panels():
 @pytest.mark.django_db
 class TestImportAndExport:
     @pytest.fixture(autouse=True)
-    def machine(self, clinician, active_version):  # noqa: F811
+    def machine(self, clinician, active_version):
         self.client = token_client(clinician)
 
     def import_(self, body, content_type="application/fhir+json"):

@@ -7,7 +7,7 @@ from rest_framework.authtoken.models import Token
 
 from diagnostics.models import AuditEvent, JobStatus, ModelVersion, ScoringJob, TrainingRun
 from tests.api_builders import api, make_version, token_client
-from tests.jobs_fixtures import csv_text, upload
+from tests.job_builders import csv_text, upload
 
 pytestmark = pytest.mark.django_db
 

@@ -4,17 +4,7 @@ import pytest
 from django.utils import timezone
 
 from diagnostics.models import AuditEvent, LabPanel, Prediction
-from tests.api_builders import (  # noqa: F401 (fixtures)
-    HYPO_PANEL,
-    active_version,
-    api,
-    make_panel,
-    make_patient,
-    make_prediction,
-    make_version,
-    small_model_dir,
-    token_client,
-)
+from tests.api_builders import HYPO_PANEL, api, make_panel, make_patient, make_prediction, make_version, token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -86,7 +76,7 @@ def test_panels_list_newest_first_with_their_latest_prediction(machine):
     assert results[1]["prediction"] is None
 
 
-def test_a_new_panel_is_stored_and_scored_at_once(machine, active_version):  # noqa: F811
+def test_a_new_panel_is_stored_and_scored_at_once(machine, active_version):
     patient = make_patient()
     body = {key: value for key, value in HYPO_PANEL.items() if key != "sex"}
     response = api(machine, "post", f"/api/v1/patients/{patient.pk}/panels/", {**body, "goitre": True})

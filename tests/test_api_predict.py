@@ -7,26 +7,19 @@ import sys
 import pytest
 
 from diagnostics.models import AuditEvent, LabPanel, Patient, Prediction
-from tests.api_builders import (  # noqa: F401 (fixtures)
-    HYPO_PANEL,
-    NORMAL_PANEL,
-    active_version,
-    api,
-    small_model_dir,
-    token_client,
-)
+from tests.api_builders import HYPO_PANEL, NORMAL_PANEL, api, token_client
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def machine(clinician, active_version):  # noqa: F811
+def machine(clinician, active_version):
     return token_client(clinician)
 
 
 def test_predict_answers_class_probabilities_explanation_and_version_without_storing(
     machine,
-    active_version,  # noqa: F811
+    active_version,
 ):
     response = api(machine, "post", "/api/v1/predict", HYPO_PANEL)
     assert response.status_code == 200, response.content
@@ -146,7 +139,7 @@ def test_bulk_predict_scores_10000_panels_in_one_response(machine):
     assert all(sum(r["probabilities"].values()) == pytest.approx(1.0, abs=1e-5) for r in results)
 
 
-def test_the_web_process_scores_without_importing_tensorflow(small_model_dir):  # noqa: F811
+def test_the_web_process_scores_without_importing_tensorflow(small_model_dir):
     """The API's modules and the predictor load no TensorFlow/Keras (600 MB and seconds per process)."""
     script = (
         "import sys, django; django.setup(); import thyroweb.wsgi, diagnostics.api.urls;"

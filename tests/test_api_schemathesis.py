@@ -19,14 +19,7 @@ from schemathesis import checks as builtin_checks
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi import checks as openapi_checks
 
-from tests.api_builders import (  # noqa: F401 (fixtures)
-    active_version,
-    make_panel,
-    make_patient,
-    make_prediction,
-    make_version,
-    small_model_dir,
-)
+from tests.api_builders import make_panel, make_patient, make_prediction, make_version
 
 MAX_EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "12"))  # raise it for a deeper local run
 CHECKS = [
@@ -39,7 +32,7 @@ CHECKS = [
 
 
 @pytest.fixture
-def token_header(data_manager, settings, tmp_path, active_version):  # noqa: F811
+def token_header(data_manager, settings, tmp_path, active_version):
     settings.MEDIA_ROOT = tmp_path
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"user": "1000000/hour"}}
     patient = make_patient()
@@ -78,7 +71,7 @@ def run_operation(operation, mode, headers) -> str | None:
         fuzz()
     except Unsatisfiable:  # e.g. no invalid value exists for a free-form string path parameter
         return None
-    except (Exception, BaseExceptionGroup) as failure:  # noqa: BLE001 (check failures and crashes alike)
+    except (Exception, BaseExceptionGroup) as failure:
         return f"{operation.method.upper()} {operation.path} ({mode.value}): {failure}"
     return None
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.jobs_fixtures import DEV_DATA, dev_lines, scorable_dev_lines
+from tests.job_builders import DEV_DATA, dev_lines, scorable_dev_lines
 from tests.test_faults_jobs import wait_for
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -43,7 +43,9 @@ def installed(tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
     env = {key: value for key, value in os.environ.items() if key not in CONFIG_VARS}
     env.update(THYROWEB_HOME=str(home), THYROWEB_DATA_DIR=str(home / "no-data"), TF_CPP_MIN_LOG_LEVEL="2",
-               LOG_FORMAT="text", STATIC_ROOT=str(home / "static"))  # fmt: skip
+               LOG_FORMAT="text", STATIC_ROOT=str(home / "static"),
+               # Hashed names as in production, without compressing every file twice (a minute on 2 cores).
+               STATICFILES_BACKEND="django.contrib.staticfiles.storage.ManifestStaticFilesStorage")  # fmt: skip
     manage(env, "migrate", "--no-input", "--verbosity", "0")
     manage(env, "collectstatic", "--no-input", "--verbosity", "0")
     manage(env, "setup_thyroweb", "--no-demo-users")
@@ -102,6 +104,7 @@ def start_from_page(session, base: str, path: str, data: dict, files: dict):
     return answer
 
 
+@pytest.mark.slow
 def test_make_start_runs_a_scoring_job_in_the_background_and_ctrl_c_stops_everything(installed, tmp_path):
     home, env = installed
     port, log = free_port(), tmp_path / "launch.log"
@@ -140,8 +143,8 @@ def test_make_start_runs_a_scoring_job_in_the_background_and_ctrl_c_stops_everyt
         assert job["status"] == "succeeded", job
         assert session.get(f"{job_url}results/", timeout=10).text.count("\n") == 401
 
-        # A training run (the 34 s wait of issue 15): the page returns at once, the worker trains.
-        training_data = ("\n".join(dev_lines(1000)) + "\n").encode()
+        # A training run (half a minute or more): the page returns at once, the worker trains.
+        training_data = ("\n".join(dev_lines(400)) + "\n").encode()
         answer = start_from_page(session, base, "/jobs/training/", {"epochs": "2"},
                                  {"data_file": ("extra.data", training_data, "text/plain")})  # fmt: skip
         run_id = int(re.search(r"/jobs/training/(\d+)/", answer.headers["Location"]).group(1))
@@ -165,6 +168,7 @@ def test_make_start_runs_a_scoring_job_in_the_background_and_ctrl_c_stops_everyt
     wait_until(lambda: not group_alive(launcher.pid), 10, "the end of gunicorn, worker and beat", log)
 
 
+@pytest.mark.slow
 def test_the_launcher_stops_the_others_when_one_process_exits(installed, tmp_path):
     """A web server that cannot bind its port (taken) ends the launch, worker and beat included."""
     home, env = installed

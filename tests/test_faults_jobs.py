@@ -29,10 +29,8 @@ from diagnostics.services.scoring_jobs import result_csv_text, start_scoring_job
 from diagnostics.services.training import start_training_run
 from tests.celery_worker import run_beat, run_worker, worker_support_missing
 from tests.conftest import make_user
-from tests.jobs_fixtures import active_version, dev_lines, media_root, scorable_dev_lines, small_model_dir, upload
+from tests.job_builders import dev_lines, scorable_dev_lines, upload
 from thyroweb.celery import app as celery_app
-
-__all__ = ["active_version", "media_root", "small_model_dir"]  # fixtures used by name
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

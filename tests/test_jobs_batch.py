@@ -20,9 +20,7 @@ from diagnostics.services.scoring_jobs import (
 from diagnostics.services.scoring_jobs.rows import JobRow
 from diagnostics.services.scoring_jobs.store import store_chunk
 from diagnostics.tasks import run_scoring_job
-from tests.jobs_fixtures import active_version, csv_text, dev_lines, dev_records, media_root, small_model_dir, upload
-
-__all__ = ["active_version", "media_root", "small_model_dir"]  # fixtures used by name
+from tests.job_builders import csv_text, dev_lines, dev_records, upload
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 

@@ -26,9 +26,7 @@ from diagnostics.services.jobs import (
     recovery_message,
 )
 from diagnostics.services.registry import artefact_dir, load_predictor, store_artefact
-from tests.jobs_fixtures import dev_records, media_root, small_model_dir
-
-__all__ = ["media_root", "small_model_dir"]  # fixtures used by name
+from tests.job_builders import dev_records
 
 pytestmark = pytest.mark.django_db
 

@@ -13,9 +13,7 @@ from diagnostics.services.registry import (
     ensure_default_model_version,
 )
 from mlcore import holdout as mlcore_holdout
-from tests.jobs_fixtures import active_version, copy_model, import_dev_panels, small_model_dir
-
-__all__ = ["active_version", "small_model_dir"]  # fixtures used by name
+from tests.job_builders import copy_model, import_dev_panels
 
 pytestmark = pytest.mark.django_db
 

@@ -18,9 +18,7 @@ from diagnostics.services.training import (
     start_training_run,
 )
 from mlcore.holdout import SPLIT_DESCRIPTION
-from tests.jobs_fixtures import active_version, dev_lines, media_root, small_model_dir, upload
-
-__all__ = ["active_version", "media_root", "small_model_dir"]  # fixtures used by name
+from tests.job_builders import dev_lines, upload
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 

@@ -14,10 +14,8 @@ from diagnostics.services.scoring_jobs import result_csv_text, start_scoring_job
 from diagnostics.services.training import start_training_run
 from mlcore.holdout import SPLIT_DESCRIPTION
 from tests.celery_worker import run_worker, worker_support_missing
-from tests.jobs_fixtures import active_version, csv_text, dev_lines, dev_records, small_model_dir, upload
+from tests.job_builders import csv_text, dev_lines, dev_records, upload
 from thyroweb.celery import app as celery_app
-
-__all__ = ["active_version", "small_model_dir"]  # fixtures used by name
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

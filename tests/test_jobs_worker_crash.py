@@ -14,10 +14,8 @@ from diagnostics.models import JobStatus, LabPanel, Patient, Prediction, Scoring
 from diagnostics.roles import ensure_groups
 from diagnostics.services.scoring_jobs import result_csv_text, start_scoring_job
 from tests.celery_worker import run_worker, worker_support_missing
-from tests.jobs_fixtures import active_version, media_root, scorable_dev_lines, small_model_dir, upload
+from tests.job_builders import scorable_dev_lines, upload
 from thyroweb.celery import app as celery_app
-
-__all__ = ["active_version", "media_root", "small_model_dir"]  # fixtures used by name
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

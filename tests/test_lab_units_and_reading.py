@@ -14,9 +14,7 @@ from diagnostics.services.intake import score_values, stored_panel
 from diagnostics.services.scoring_jobs import process_scoring_job, result_csv_text, start_scoring_job
 from mlcore.schema import INPUT_FIELDS
 from tests.api_builders import token_client
-from tests.jobs_fixtures import active_version, media_root, small_model_dir, upload
-
-__all__ = ["active_version", "media_root", "small_model_dir"]  # fixtures used by name
+from tests.job_builders import upload
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 

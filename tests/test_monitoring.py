@@ -1,4 +1,4 @@
-"""Issue 14, items 3-4: monitoring of the active model (SQL aggregates, PSI drift, agreement), its page, API,
+"""Monitoring of the active model (SQL aggregates, PSI drift, agreement), its page, API,
 periodic task and alerts."""
 
 import pytest

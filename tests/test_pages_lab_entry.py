@@ -7,7 +7,6 @@ from django.utils import translation
 
 from diagnostics.forms import LabPanelForm
 from diagnostics.models import AuditEvent, LabPanel, Patient, Prediction
-from tests.jobs_fixtures import active_version, small_model_dir  # noqa: F401 (fixtures)
 from tests.page_builders import make_patient, make_version
 
 pytestmark = pytest.mark.django_db
@@ -132,7 +131,9 @@ def test_when_the_model_cannot_score_nothing_is_saved(client_for, clinician):
 
 
 @pytest.mark.slow
-def test_saving_a_panel_scores_it_and_shows_the_explained_prediction(client_for, clinician, active_version):  # noqa: F811 (fixture)
+def test_saving_a_panel_scores_it_and_shows_the_explained_prediction(
+    client_for, clinician, active_version
+):  # (fixture)
     make_patient()
     client = client_for(clinician)
     response = client.post(reverse("panel_create"), form_data(TSH="45", TT4="40", FTI="42", T4U="0.95"))
@@ -150,7 +151,7 @@ def test_saving_a_panel_scores_it_and_shows_the_explained_prediction(client_for,
     assert "SPINA-GT" in page
 
 
-def test_a_new_patient_is_created_with_the_panel(client_for, clinician, active_version):  # noqa: F811 (fixture)
+def test_a_new_patient_is_created_with_the_panel(client_for, clinician, active_version):  # (fixture)
     client_for(clinician).post(reverse("panel_create"), form_data(record_number="MRN-NEW", new_patient="on", sex="M"))
     patient = Patient.objects.get(record_number="MRN-NEW")
     assert patient.sex == "M"
@@ -158,7 +159,7 @@ def test_a_new_patient_is_created_with_the_panel(client_for, clinician, active_v
     assert AuditEvent.objects.filter(action="patient.create", object_id=str(patient.pk)).exists()
 
 
-def test_french_entry_saves_the_comma_value(client_for, clinician, active_version):  # noqa: F811 (fixture)
+def test_french_entry_saves_the_comma_value(client_for, clinician, active_version):  # (fixture)
     make_patient()
     client = client_for(clinician)
     client.cookies["django_language"] = "fr"

@@ -8,7 +8,6 @@ from django.urls import reverse
 
 from diagnostics.models import AuditEvent, ModelVersion
 from diagnostics.templatetags.pages import markdown_card
-from tests.jobs_fixtures import active_version, small_model_dir  # noqa: F401 (fixtures)
 from tests.page_builders import make_version, metrics
 
 pytestmark = pytest.mark.django_db
@@ -137,7 +136,7 @@ def test_the_held_out_comparison_made_at_training_time_is_shown(client_for, clin
 
 
 @pytest.mark.slow
-def test_performance_page_of_a_trained_model_shows_its_real_evaluation(client_for, clinician, active_version):  # noqa: F811
+def test_performance_page_of_a_trained_model_shows_its_real_evaluation(client_for, clinician, active_version):
     response = client_for(clinician).get(reverse("model_detail", args=[active_version.pk]))
     performance = response.context["performance"]
     assert all(row["recall"] is not None for row in performance["per_class"])

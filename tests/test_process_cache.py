@@ -9,7 +9,7 @@ from django.db import connection
 from diagnostics.access import CLINICIAN
 from diagnostics.models import ModelVersion
 from diagnostics.services.registry import SHIPPED, activate_model_version, serving_model_version
-from tests.api_builders import active_version, api, small_model_dir, token_client  # noqa: F401 (fixtures)
+from tests.api_builders import api, token_client
 
 pytestmark = pytest.mark.django_db
 PANEL = {"age": 61, "sex": "F", "TSH": 45.0, "T3": 0.9, "TT4": 40.0, "T4U": 0.95, "FTI": 42.0}
@@ -21,7 +21,7 @@ def other_process_sql(sql: str, params=()) -> None:
         cursor.execute(sql, params)
 
 
-def test_a_repeated_prediction_call_makes_no_database_query(clinician, active_version, django_assert_num_queries):  # noqa: F811
+def test_a_repeated_prediction_call_makes_no_database_query(clinician, active_version, django_assert_num_queries):
     machine = token_client(clinician)
     assert api(machine, "post", "/api/v1/predict", PANEL).status_code == 200
     with django_assert_num_queries(0):
@@ -60,7 +60,7 @@ def test_a_token_deleted_by_another_process_works_until_the_cache_expires(settin
     assert machine.get("/api/v1/patients/").status_code == 401
 
 
-def test_activating_a_version_here_serves_it_at_once(clinician, data_manager, active_version):  # noqa: F811
+def test_activating_a_version_here_serves_it_at_once(clinician, data_manager, active_version):
     machine = token_client(clinician)
     assert api(machine, "post", "/api/v1/predict", PANEL).json()["model_version"] == active_version.version
     newer = ModelVersion.objects.create(version="cache-test-v2", artefact_path=active_version.artefact_path)
@@ -68,7 +68,7 @@ def test_activating_a_version_here_serves_it_at_once(clinician, data_manager, ac
     assert api(machine, "post", "/api/v1/predict", PANEL).json()["model_version"] == "cache-test-v2"
 
 
-def test_a_version_activated_by_another_process_is_served_once_the_cache_expires(settings, active_version):  # noqa: F811
+def test_a_version_activated_by_another_process_is_served_once_the_cache_expires(settings, active_version):
     settings.THYROWEB_PROCESS_CACHE_SECONDS = 1
     newer = ModelVersion.objects.create(version="cache-test-v3", artefact_path=SHIPPED)
     assert serving_model_version().pk == active_version.pk

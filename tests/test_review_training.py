@@ -1,4 +1,4 @@
-"""Issue 14, item 2: reviewed panels as training labels, and the promotion comparison on reviewed panels."""
+"""Reviewed panels as training labels, and the promotion comparison on reviewed panels."""
 
 import pytest
 
@@ -7,10 +7,8 @@ from diagnostics.services.holdout import is_held_out
 from diagnostics.services.registry import activate_model_version, artefact_dir
 from diagnostics.services.reviews import record_review
 from diagnostics.services.training import process_training_run, start_training_run
-from tests.jobs_fixtures import active_version, copy_model, import_dev_panels, media_root, small_model_dir
+from tests.job_builders import copy_model, import_dev_panels
 from tests.review_builders import dev_sample_panels
-
-__all__ = ["active_version", "media_root", "small_model_dir"]  # fixtures used by name
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +19,7 @@ REVIEWED_AS = {"normal": "normal", "hyperthyroid": "subclinical_hyperthyroid", "
 def reviewed_panels(clinician, *, step: int, offset: int, prefix: str) -> list:
     """Panels from the dev data without a known diagnosis (entered through the form), reviewed by a
     clinician with their record's class; records outside the three classes are reviewed "other"."""
-    from tests.jobs_fixtures import dev_records
+    from tests.job_builders import dev_records
 
     records = dev_records(100_000)[offset::step]
     panels = dev_sample_panels(step=step, offset=offset, prefix=prefix)

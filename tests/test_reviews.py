@@ -1,4 +1,4 @@
-"""Issue 14, item 1-2: the review worklist, clinicians' reviews (amendable, audited) and reviewed panels as labels."""
+"""The review worklist, clinicians' reviews (amendable, audited) and reviewed panels as labels."""
 
 from datetime import timedelta
 

@@ -16,7 +16,7 @@ from diagnostics.services.bulk_writes import score_stored_panels
 from diagnostics.services.scoring_jobs import process_scoring_job, result_csv_text, start_scoring_job
 from mlcore import rules
 from tests.api_builders import api, make_panel, make_patient, token_client
-from tests.jobs_fixtures import active_version, csv_text, small_model_dir, upload  # noqa: F401 (fixtures)
+from tests.job_builders import csv_text, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -71,7 +71,7 @@ def form_data(values: dict, **extra) -> dict:
 
 
 @pytest.fixture
-def browser_user(client_for, clinician, active_version):  # noqa: F811
+def browser_user(client_for, clinician, active_version):
     return client_for(clinician)
 
 
@@ -137,7 +137,7 @@ def test_form_stores_a_panel_without_tsh_as_not_assessed(browser_user):
 
 
 @pytest.fixture
-def machine(clinician, active_version):  # noqa: F811
+def machine(clinician, active_version):
     return token_client(clinician)
 
 
@@ -261,7 +261,7 @@ def test_openapi_schema_documents_the_outcome_enum_and_the_reason_shape(machine)
 # --- CSV scoring jobs ---
 
 
-def test_csv_job_rejects_an_empty_row_and_writes_each_outcome_with_its_codes(data_manager, active_version):  # noqa: F811
+def test_csv_job_rejects_an_empty_row_and_writes_each_outcome_with_its_codes(data_manager, active_version):
     rows = [PARTIAL, EMPTY, UG_DL, NO_TSH]
     job = start_scoring_job(user=data_manager, uploaded_file=upload(csv_text(rows)))
     assert (job.accepted_rows, job.rejected_rows) == (3, 1)
@@ -358,7 +358,7 @@ def test_fhir_import_stores_each_kind_of_panel_and_exports_only_what_has_a_class
 # --- Stored panels scored in bulk (set-up) ---
 
 
-def test_bulk_scoring_of_stored_panels_gives_each_its_outcome(active_version):  # noqa: F811
+def test_bulk_scoring_of_stored_panels_gives_each_its_outcome(active_version):
     patient = make_patient("MRN-BULK")
     fields = ("TSH", "T3", "TT4", "T4U", "FTI")
 

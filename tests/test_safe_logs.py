@@ -21,7 +21,7 @@ from diagnostics.models import ScoringJob
 from diagnostics.services.scoring_jobs import process_scoring_job
 from diagnostics.services.uci_import import import_uci
 from tests.conftest import PASSWORD
-from tests.jobs_fixtures import active_version, csv_text, dev_lines, media_root, small_model_dir, upload  # noqa: F401
+from tests.job_builders import csv_text, dev_lines, upload
 
 RECORD_NUMBER = "MRN-SECRET-4711"
 API_RECORD_NUMBER = "MRN-SECRET-API-0815"

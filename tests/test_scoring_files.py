@@ -1,4 +1,4 @@
-"""Scoring files (issue 15, item 4): the CSV template, files with only a record number and some lab columns,
+"""Scoring files: the CSV template, files with only a record number and some lab columns,
 score-only or store mode chosen at upload, the results preview on the job page, and the banner after upload.
 Jobs run in-process here (run()); tests/test_embedded_start.py runs one through a real worker."""
 
@@ -12,9 +12,7 @@ from django.urls import reverse
 from diagnostics.models import JobStatus, LabPanel, Patient, Prediction, ScoringJob
 from diagnostics.services.scoring_jobs import UploadRejected, process_scoring_job, result_csv_text, start_scoring_job
 from diagnostics.services.scoring_jobs.results import PREVIEW_ROWS
-from tests.jobs_fixtures import active_version, media_root, small_model_dir, upload
-
-__all__ = ["active_version", "media_root", "small_model_dir"]  # fixtures used by name
+from tests.job_builders import upload
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 

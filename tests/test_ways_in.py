@@ -1,4 +1,4 @@
-"""Every way a panel comes in goes through the one intake and the one record-and-score service (issue 19).
+"""Every way a panel comes in goes through the one intake and the one record-and-score service.
 
 The walk lists every URL of the site and the API, every Celery task and every management command of the
 app. Each is either a way in (WAYS_IN: a panel is sent through it below) or named in TAKES_NO_PANEL with
@@ -28,7 +28,7 @@ from diagnostics.services import bulk_writes, intake
 from diagnostics.tasks import help_scoring_job, run_scoring_job
 from mlcore import intake as mlcore_intake
 from tests.api_builders import api, make_patient, token_client
-from tests.jobs_fixtures import active_version, dev_lines, media_root, small_model_dir, upload  # noqa: F401
+from tests.job_builders import upload
 from tests.test_access_control import ROUTES
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root", "active_version")]

@@ -13,7 +13,6 @@ from django.utils import timezone
 from diagnostics.models import LabPanel
 from tests.browser import CHROMIUM, LAUNCH_ARGS, log_in
 from tests.conftest import PASSWORD
-from tests.jobs_fixtures import active_version, small_model_dir  # noqa: F401 (fixtures)
 from tests.page_builders import make_panel, make_patient, make_prediction
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -29,7 +28,7 @@ CANVAS_DRAWN = """(id) => {
 
 
 @pytest.fixture
-def scene(clinician, active_version):  # noqa: F811 (fixture)
+def scene(clinician, active_version):  # (fixture)
     """A patient with two scored panels by the active (trained) model."""
     patient = make_patient("MRN-BROWSER", sex="F")
     for days, tsh, predicted in ((200, 1.8, "normal"), (20, 6.5, "hypothyroid")):

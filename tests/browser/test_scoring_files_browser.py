@@ -9,14 +9,11 @@ from django.conf import settings
 
 from diagnostics.models import JobStatus, LabPanel, Patient, ScoringJob
 from tests.browser import CHROMIUM, LAUNCH_ARGS, log_in
+from tests.browser.test_layout_browser import OVERFLOW
 from tests.browser.test_pages_browser import shot
-from tests.browser.test_pages_round_two_browser import OVERFLOW
 from tests.celery_worker import run_worker
 from tests.conftest import PASSWORD
-from tests.jobs_fixtures import active_version, media_root, small_model_dir
 from tests.test_scoring_files import SHORT_FILE
-
-__all__ = ["active_version", "media_root", "small_model_dir"]  # fixtures used by name
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 

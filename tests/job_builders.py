@@ -1,4 +1,5 @@
-"""Builders and fixtures for the Celery job tests (batch scoring, training, promotion)."""
+"""Builders for the job tests (scoring files, training, promotion): dev data lines and records, CSV text, uploads,
+imported panels, altered model copies. The model fixtures they use are in conftest.py."""
 
 import csv
 import io
@@ -10,8 +11,6 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from diagnostics.models import ModelVersion
-from diagnostics.services.registry import active_model_version
 from diagnostics.services.uci_import import import_uci
 from mlcore.data import read_uci
 from mlcore.schema import INPUT_FIELDS
@@ -69,44 +68,6 @@ def upload(text: str | bytes, name: str = "panels.csv") -> SimpleUploadedFile:
 def import_dev_panels(count: int, start: int = 0) -> None:
     """Labelled panels in the database: the first ``count`` lines of the dev data, imported."""
     import_uci(io.StringIO("\n".join(dev_lines(count, start))), skip_bad=True)
-
-
-@pytest.fixture
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.MEDIA_ROOT.mkdir()
-    return settings.MEDIA_ROOT
-
-
-_trained_model_dir: Path | None = None
-
-
-@pytest.fixture(scope="session")
-def small_model_dir(tmp_path_factory) -> Path:
-    """A model directory: the one shipped in mlcore, or (until it ships) a small one trained once per session."""
-    global _trained_model_dir
-    from mlcore.predictor import DEFAULT_MODEL_DIR
-
-    if (Path(DEFAULT_MODEL_DIR) / "metadata.json").exists():
-        return Path(DEFAULT_MODEL_DIR)
-    if _trained_model_dir is None:  # modules importing this fixture share one training
-        from mlcore.train import train_model
-
-        out = tmp_path_factory.mktemp("model") / "small"
-        _trained_model_dir = train_model(dev_records(1500), out, seed=0, epochs=8)
-    return _trained_model_dir
-
-
-@pytest.fixture
-def active_version(small_model_dir) -> ModelVersion:
-    """The active model version the jobs use (the shipped model when mlcore has one)."""
-    from mlcore.predictor import DEFAULT_MODEL_DIR
-
-    if small_model_dir == Path(DEFAULT_MODEL_DIR):
-        return active_model_version()
-    return ModelVersion.objects.create(
-        version="test-small", status=ModelVersion.Status.ACTIVE, artefact_path=str(small_model_dir)
-    )
 
 
 def copy_model(source: Path, target: Path, *, decision_weights: dict | None = None) -> Path:
