@@ -1,4 +1,4 @@
-"""Monitoring refresh over many stored predictions in PostgreSQL (issue 14: target under 10 s for 1,000,000).
+"""Monitoring refresh over many stored predictions in PostgreSQL (target: under 10 s for 1,000,000).
 
     DATABASE_URL=postgres://.../thyroweb_bench SECRET_KEY=... THYROWEB_DATA_DIR=... \\
         .venv/bin/python bench/monitoring.py [--predictions 1000000] [--reviews 5000] [--keep]
