@@ -95,10 +95,6 @@ def _lines(source: str | os.PathLike | TextIO) -> Iterator[tuple[int, str | None
         yield number, text.rstrip("\r")
 
 
-def _errors_text(errors) -> str:
-    return "; ".join(error.message for error in errors)
-
-
 def parse_uci_line(
     line_number: int, text: str, *, require_lab: bool = False
 ) -> tuple[dict | None, str | None, str | None]:
