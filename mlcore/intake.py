@@ -155,6 +155,21 @@ def _reference(name: str, reference) -> tuple[float | None, float | None]:
     return ends[0], ends[1]
 
 
+_QUALIFIER_STARTS = frozenset(spelling[0] for spelling in _QUALIFIER_SPELLINGS)
+
+
+def _plain(given) -> bool:
+    """A value with nothing to read but the number: a number, or text without a qualifier or a decimal comma
+    (an empty cell too). Most of a file's cells: handed as they are to the schema's validation, which reads
+    the number (and names the field when the text is none)."""
+    kind = type(given)
+    if kind is str:
+        if given and given[0].isspace():
+            given = given.lstrip()
+        return not given or (given[0] not in _QUALIFIER_STARTS and "," not in given)
+    return kind is float or kind is int
+
+
 def _take_lab(name: str, given, unit: str | None) -> tuple[object, dict | None]:
     """(value in ThyroWeb's unit or as sent for validation to name, what was sent or None). Raises InputError
     for a unit that is not the test's, a bad qualifier or a bad reference range."""
@@ -206,11 +221,16 @@ def take_panel(
     value (under ``labs``). ``allow_unknown``: ignore keys that are no input field (a file's extra
     columns) instead of refusing them."""
     units = units or {}
+    if not units and _all_plain(raw):  # most panels of a file or an API call: nothing to convert or keep
+        return _checked(raw, {}, [], require_lab=require_lab, allow_unknown=allow_unknown)
     values: dict = {}
     received: dict[str, dict] = {}
     errors: list[InputError] = []
     for key, given in raw.items():
         if key in LAB_TESTS and given is not None:
+            if key not in units and _plain(given):
+                values[key] = given  # a number in our unit, or none: the schema's validation reads it as it is
+                continue
             try:
                 values[key], sent = _take_lab(key, given, units.get(key))
             except InputError as error:
@@ -227,10 +247,32 @@ def take_panel(
             values[key] = decimal_point(given.strip())
         else:
             values[key] = given
+    return _checked(values, received, errors, require_lab=require_lab, allow_unknown=allow_unknown)
+
+
+def _all_plain(raw: Mapping[str, object]) -> bool:
+    """Whether every lab value (and the age) is plain: a number or text with nothing but a number in it."""
+    for name in LAB_TESTS:
+        given = raw.get(name)
+        if given is not None and not _plain(given):
+            return False
+    age = raw.get("age")
+    return not (isinstance(age, str) and "," in age) and not isinstance(age, Mapping)
+
+
+def _checked(
+    values: Mapping[str, object],
+    received: dict[str, dict],
+    errors: list[InputError],
+    *,
+    require_lab: bool,
+    allow_unknown: bool,
+) -> Intake:
+    """The schema's validation of the values read (the fields already refused left out), then the lab check."""
     failed = {error.field for error in errors}
-    clean, problems = validate_panel_all(
-        {key: value for key, value in values.items() if key not in failed}, allow_unknown=allow_unknown
-    )
+    if failed:
+        values = {key: value for key, value in values.items() if key not in failed}
+    clean, problems = validate_panel_all(values, allow_unknown=allow_unknown)
     errors.extend(problems)
     if clean is not None and require_lab and not errors:
         try:
