@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from django.utils import timezone
@@ -11,6 +11,15 @@ from diagnostics.services.uci_import import UCI_PREFIX
 from mlcore.data import collected_at_from_record_id
 from mlcore.intake import Panel
 from mlcore.schema import INPUT_FIELDS
+
+
+def file_record_number(record: dict, *, uci: bool) -> str | None:
+    """The patient's record number a file gives for a row: its record_number (or record_id) column, a UCI
+    file's ``UCI-<record id>``; None when the row has none (the job makes one for its line)."""
+    number = record.get("record_number") or record.get("record_id")
+    if not number:
+        return None
+    return UCI_PREFIX + number if uci else number
 
 
 @dataclass
@@ -31,12 +40,11 @@ class JobRow:
     @classmethod
     def from_record(cls, record: dict, *, uci: bool) -> JobRow:
         """A reader's record (mlcore.data) as a job row."""
-        number = record.get("record_number") or record.get("record_id")
         return cls(
             line=record["line"],
             values={name: record[name] for name in INPUT_FIELDS},
             received=record.get("received") or {},
-            record_number=(UCI_PREFIX + number if uci else number) if number else None,
+            record_number=file_record_number(record, uci=uci),
             record_id=record.get("record_id"),
             diagnosis=record.get("diagnosis"),
             label=record.get("label"),
@@ -44,7 +52,8 @@ class JobRow:
         )
 
     def to_json(self) -> dict:
-        return asdict(self)
+        # Field by field: dataclasses.asdict copies every nested dict deeply, five times slower for a chunk.
+        return {name: getattr(self, name) for name in _FIELDS}
 
     @property
     def panel(self) -> Panel:
@@ -68,3 +77,6 @@ class JobRow:
             moment = datetime.fromisoformat(self.collected_at)
             return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
         return default
+
+
+_FIELDS = tuple(spec.name for spec in fields(JobRow))

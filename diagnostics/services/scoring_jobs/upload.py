@@ -24,7 +24,7 @@ from diagnostics.services.health import require_broker
 from diagnostics.services.intake import record_number_problem
 from diagnostics.services.jobs import JOB_TASKS, RequestRefused, enqueue
 from diagnostics.services.scoring_jobs.chunks import save_chunks
-from diagnostics.services.scoring_jobs.rows import JobRow
+from diagnostics.services.scoring_jobs.rows import JobRow, file_record_number
 from diagnostics.services.uploads import read_within_limit
 from mlcore.data import CSV_OPTIONAL_COLUMNS, ReadResult, RowError, read_csv, read_uci
 from mlcore.schema import HISTORY_FLAGS, LAB_TESTS
@@ -57,8 +57,8 @@ def _check_storable(result: ReadResult, *, uci: bool) -> None:
     """Move the records whose texts do not fit the database columns to the rejected rows."""
     kept = []
     for record in result.records:
-        row = JobRow.from_record(record, uci=uci)
-        if row.record_number is not None and (problem := record_number_problem(row.record_number)):
+        number = file_record_number(record, uci=uci)
+        if number is not None and (problem := record_number_problem(number)):
             result.errors.append(RowError(record["line"], problem))
         elif record.get("diagnosis") and len(record["diagnosis"]) > _DIAGNOSIS_MAX:
             result.errors.append(RowError(record["line"], f"diagnosis is longer than {_DIAGNOSIS_MAX} characters"))
