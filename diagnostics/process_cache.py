@@ -47,6 +47,7 @@ class ExpiringCache:
         self._entries: dict = {}
         self._generation = 0  # bumped by clear(): a value computed before a clear is not kept
         self._shared_generation = 0  # the shared generation this process read last (Redis)
+        self._copies: dict = {}  # digest -> (expiry, shared generation, decoded value), with Redis
         self._lock = threading.Lock()
         _caches.append(self)
 
@@ -73,6 +74,7 @@ class ExpiringCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._copies.clear()
             self._generation += 1
         if settings.SHARED_CACHE:
             try:
@@ -92,9 +94,18 @@ class ExpiringCache:
     def _get_shared(self, key, compute, seconds: int):
         # The key may be a secret (an API token): only its digest goes to Redis.
         digest = hashlib.sha256(str(key).encode()).hexdigest()
+        now = time.monotonic()
+        copy = self._copies.get(digest)
         try:
-            # One round trip on the hot path: the generation and the entry of the generation this process saw
-            # last, read together; a second read only when the generation moved since.
+            if copy is not None and copy[0] > now:
+                # A value this process decoded (a user, a model version: unpickling one costs more than the
+                # whole lookup): kept while the shared generation has not moved, so a change made anywhere
+                # still reaches this process at once. One small read per request.
+                generation = _loads(redis_client().get(shared_cache.make_and_validate_key(self._generation_key)))
+                if generation == copy[1]:
+                    return copy[2]
+            # The generation and the entry of the generation this process saw last, read together; a second
+            # read only when the generation moved since.
             seen = self._shared_generation
             keys = [shared_cache.make_and_validate_key(self._generation_key),
                     shared_cache.make_and_validate_key(self._name(seen, digest))]  # fmt: skip
@@ -109,13 +120,16 @@ class ExpiringCache:
         except Exception as error:  # noqa: BLE001 (Redis down: look the value up instead)
             logger.warning("shared cache unreachable: %s", error.__class__.__name__)
             return compute()
-        if value is not _MISSING:
-            return value
-        value = compute()
-        try:
-            shared_cache.set(name, value, timeout=seconds)
-        except Exception as error:  # noqa: BLE001
-            logger.warning("shared cache unreachable: %s", error.__class__.__name__)
+        if value is _MISSING:
+            value = compute()
+            try:
+                shared_cache.set(name, value, timeout=seconds)
+            except Exception as error:  # noqa: BLE001
+                logger.warning("shared cache unreachable: %s", error.__class__.__name__)
+        with self._lock:
+            if len(self._copies) > 10_000:  # many distinct tokens: drop them all rather than grow
+                self._copies.clear()
+            self._copies[digest] = (now + seconds, generation, value)
         return value
 
 
