@@ -64,14 +64,15 @@ def modules(packages=PACKAGES) -> dict[str, Path]:
 
 def _comment(lines: list[str], line: int) -> str:
     """The comment on an import's line, or on the line above it or above the block of imports it is in."""
-    if "#" in lines[line - 1]:
-        return lines[line - 1].split("#", 1)[1].strip()
+    trailing = lines[line - 1].split("#", 1)[1].strip() if "#" in lines[line - 1] else ""
+    if trailing and not trailing.startswith("noqa"):
+        return trailing
     above = line - 2
     while above >= 0 and lines[above].strip().startswith(("import ", "from ")):
         above -= 1
     if above >= 0 and lines[above].strip().startswith("#"):
         return lines[above].split("#", 1)[1].strip()
-    return ""
+    return trailing
 
 
 def _resolve(name: str, known: dict[str, Path]) -> str | None:
