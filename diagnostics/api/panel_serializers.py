@@ -24,7 +24,7 @@ from rest_framework import serializers
 from diagnostics.api.errors import PayloadTooLarge
 from diagnostics.patterns import with_message
 from diagnostics.reasons import with_messages
-from diagnostics.services.intake import record_number_problem
+from diagnostics.services.intake import RECORD_NUMBER_MAX, record_number_problem
 from mlcore import reading, rules, units
 from mlcore.conditions import CONDITION_CODES
 from mlcore.intake import Panel, take_panel
@@ -255,7 +255,7 @@ class PredictRequestSerializer(PanelValuesSerializer):
 
     patient = serializers.CharField(
         required=False,
-        max_length=64,
+        max_length=RECORD_NUMBER_MAX,
         help_text="Medical record number; with store=true the panel is stored for this patient (created if new).",
     )
     store = serializers.BooleanField(

@@ -11,14 +11,14 @@ from diagnostics.api.serializers import PanelSerializer, PatientSerializer
 from diagnostics.api.views.base import ApiViewMixin, query_filters, require_object
 from diagnostics.models import LabPanel, Patient
 from diagnostics.services.audit import record_event
-from diagnostics.services.intake import record_panel
+from diagnostics.services.intake import RECORD_NUMBER_MAX, record_panel
 from mlcore.schema import SEXES
 
 
 class PatientFilters(serializers.Serializer):
-    record_number = serializers.CharField(required=False, max_length=64)
+    record_number = serializers.CharField(required=False, max_length=RECORD_NUMBER_MAX)
     sex = serializers.ChoiceField(choices=SEXES, required=False)
-    search = serializers.CharField(required=False, max_length=64)
+    search = serializers.CharField(required=False, max_length=RECORD_NUMBER_MAX)
 
 
 @extend_schema(tags=["patients"])
